@@ -1,0 +1,67 @@
+// asana/api: the seam between the filesystem and Asana. Layer: asana.
+//
+// Every call returns a Result whose Error is classified by HTTP status:
+// 404 → kNotFound, 401 → kUnauthenticated, 403 → kPermissionDenied,
+// 429 after retries → kRateLimited, 5xx/network after retries → kUnavailable,
+// deadline → kTimeout, unparsable reply → kBadResponse, 400 → kInvalidArgument,
+// 413 / over 100 MB → kTooLarge. List calls follow next_page to the end.
+// vfs/ is tested against fakes of this interface.
+#ifndef ASANAFS_ASANA_API_H_
+#define ASANAFS_ASANA_API_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "asanafs/asana/types.h"
+#include "asanafs/util/result.h"
+
+namespace asanafs::asana {
+
+// Receives downloaded bytes in order; returning false aborts the download.
+using ByteSink = std::function<bool(std::string_view)>;
+
+class AsanaApi {
+ public:
+  virtual ~AsanaApi() = default;
+
+  // GET /users/me — used at mount to check the token.
+  virtual Result<User> GetMe() = 0;
+  // GET /workspaces
+  virtual Result<std::vector<Workspace>> ListWorkspaces() = 0;
+  // GET /workspaces/{gid}/projects (name, created_at, modified_at)
+  virtual Result<std::vector<Project>> ListProjects(const std::string& workspace_gid) = 0;
+  // GET /projects/{gid}/tasks (name, created_at, modified_at)
+  virtual Result<std::vector<Task>> ListTasks(const std::string& project_gid) = 0;
+  // GET /tasks/{gid}/subtasks (name, created_at, modified_at)
+  virtual Result<std::vector<Task>> ListSubtasks(const std::string& task_gid) = 0;
+  // GET /attachments?parent={gid} with name, resource_subtype, host, size,
+  // created_at, view_url — everything stat needs, in the listing itself.
+  virtual Result<std::vector<Attachment>> ListAttachments(const std::string& parent_gid) = 0;
+  // GET /attachments/{gid} with a fresh download_url.
+  virtual Result<Attachment> GetAttachment(const std::string& gid) = 0;
+  // GET `download_url` (bytes [offset, offset+length) or to the end when
+  // length is 0) and streams them to `sink`. Never sends the Asana token:
+  // the URL belongs to a storage host. 403 (expired URL) → kPermissionDenied.
+  // Returns the number of bytes given to `sink`.
+  virtual Result<uint64_t> Download(const std::string& download_url, uint64_t offset,
+                                    uint64_t length, const ByteSink& sink) = 0;
+
+  // POST /attachments (multipart: parent, file) — the only upload route.
+  virtual Result<Attachment> UploadAttachment(const std::string& parent_gid,
+                                              const std::string& file_name,
+                                              const std::string& local_path) = 0;
+  // DELETE /attachments/{gid}
+  virtual Status DeleteAttachment(const std::string& gid) = 0;
+  // POST /tasks with projects=[project_gid]
+  virtual Result<Task> CreateTask(const std::string& project_gid, const std::string& name) = 0;
+  // POST /tasks/{gid}/subtasks
+  virtual Result<Task> CreateSubtask(const std::string& parent_task_gid,
+                                     const std::string& name) = 0;
+};
+
+}  // namespace asanafs::asana
+
+#endif  // ASANAFS_ASANA_API_H_

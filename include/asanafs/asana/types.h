@@ -1,0 +1,58 @@
+// asana/types: plain records for the Asana objects the filesystem shows.
+// Layer: asana (no RapidJSON here; decoding lives in json.cc).
+#ifndef ASANAFS_ASANA_TYPES_H_
+#define ASANAFS_ASANA_TYPES_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace asanafs::asana {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct User {
+  std::string gid;
+  std::string name;
+  std::string email;
+};
+
+struct Workspace {
+  std::string gid;
+  std::string name;
+};
+
+struct Project {
+  std::string gid;
+  std::string name;
+  std::optional<TimePoint> created_at;
+  std::optional<TimePoint> modified_at;
+};
+
+struct Task {
+  std::string gid;
+  std::string name;
+  std::optional<TimePoint> created_at;
+  std::optional<TimePoint> modified_at;
+  std::string permalink_url;
+};
+
+struct Attachment {
+  std::string gid;
+  std::string name;
+  // resource_subtype / host: "asana", "gdrive", "dropbox", "box", "onedrive",
+  // "vimeo", "external". Only "asana" attachments have bytes we can read.
+  std::string host;
+  std::optional<uint64_t> size;  // only for host == "asana"
+  std::optional<TimePoint> created_at;
+  std::string download_url;  // only from GetAttachment(); expires in ~2 min
+  std::string view_url;
+  std::string parent_gid;
+
+  bool IsAsanaHosted() const { return host.empty() || host == "asana"; }
+};
+
+}  // namespace asanafs::asana
+
+#endif  // ASANAFS_ASANA_TYPES_H_

@@ -1,0 +1,70 @@
+// http/transport: the HTTP seam. Layer: http (depends on util only).
+//
+// HttpTransport sends one request and reports HTTP facts: a status, headers and
+// a body. It never decides what a status means for a file (that is asana/'s
+// and vfs/'s job). A Result error means no HTTP reply was obtained at all
+// (connect failure, reset, deadline): ErrorCode::kUnavailable or kTimeout.
+#ifndef ASANAFS_HTTP_TRANSPORT_H_
+#define ASANAFS_HTTP_TRANSPORT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "asanafs/util/result.h"
+
+namespace asanafs::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One part of a multipart/form-data body. Either `value` (a plain field) or
+// `file_path` (streamed from disk, sent with `filename` and `content_type`).
+struct MultipartPart {
+  std::string name;
+  std::string value;
+  std::string file_path;
+  std::string filename;      // already encoded for the header by the caller
+  std::string content_type;  // e.g. "application/octet-stream"
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  Headers headers;  // e.g. {"Authorization", "Bearer …"}; never logged
+  std::string body;
+  std::vector<MultipartPart> multipart;  // non-empty: send multipart/form-data
+  // Inclusive byte range [first, last] for a Range header.
+  std::optional<std::pair<uint64_t, uint64_t>> range;
+  // When set, body bytes of a 2xx reply go here instead of HttpResponse::body;
+  // returning false aborts the transfer. Error replies are always buffered.
+  std::function<bool(std::string_view)> on_body;
+  std::chrono::milliseconds timeout{30000};          // whole request deadline
+  std::chrono::milliseconds connect_timeout{10000};
+  bool idempotent = true;  // false: never re-sent after bytes may have reached the server
+};
+
+struct HttpResponse {
+  int status = 0;
+  Headers headers;     // names as received
+  std::string body;    // empty when on_body consumed it
+  uint64_t body_bytes = 0;  // bytes received (buffered or given to on_body)
+
+  // Returns the first header named `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const;
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Sends `req` and waits for the reply. Thread-safe.
+  virtual Result<HttpResponse> Send(const HttpRequest& req) = 0;
+};
+
+}  // namespace asanafs::http
+
+#endif  // ASANAFS_HTTP_TRANSPORT_H_
