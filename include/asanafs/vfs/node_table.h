@@ -1,0 +1,65 @@
+// vfs/node_table: inode numbers ⇄ nodes of the Asana tree. Layer: vfs.
+//
+// Directory inodes are per path, keyed by (parent ino, gid): a task that is
+// in two projects is two directories (the kernel forbids directory aliases).
+// File inodes use the same key. Not synchronized: Vfs holds its mutex.
+#ifndef ASANAFS_VFS_NODE_TABLE_H_
+#define ASANAFS_VFS_NODE_TABLE_H_
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "asanafs/util/clock.h"
+
+namespace asanafs::vfs {
+
+enum class NodeKind { kRoot, kWorkspace, kProject, kTask, kAttachment, kLink };
+
+inline bool IsDirectory(NodeKind k) {
+  return k == NodeKind::kRoot || k == NodeKind::kWorkspace || k == NodeKind::kProject ||
+         k == NodeKind::kTask;
+}
+
+struct Node {
+  uint64_t ino = 0;
+  uint64_t parent = 0;
+  NodeKind kind = NodeKind::kRoot;
+  std::string gid;
+  std::string name;  // the mapped path component in its parent
+  struct stat st {};
+  uint64_t nlookup = 0;  // kernel references (lookup minus forget)
+  // Files: a kLink's whole content ([InternetShortcut] text).
+  std::string link_text;
+  // Directories: the current listing, name → ino (ordered: stable readdir).
+  bool listed = false;
+  SteadyTime listed_at{};
+  std::map<std::string, uint64_t> children;
+};
+
+class NodeTable {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+  NodeTable();
+
+  // Returns the node for `ino`, or nullptr for an unknown inode.
+  Node* Get(uint64_t ino);
+  // Returns the node of the child `gid` of `parent`, creating it (with a new
+  // inode number) the first time; `kind` is set on creation.
+  Node* Intern(uint64_t parent, const std::string& gid, NodeKind kind);
+  size_t size() const { return nodes_.size(); }
+
+ private:
+  uint64_t next_ino_ = kRootIno + 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Node>> nodes_;
+  std::map<std::pair<uint64_t, std::string>, uint64_t> by_parent_gid_;
+};
+
+}  // namespace asanafs::vfs
+
+#endif  // ASANAFS_VFS_NODE_TABLE_H_

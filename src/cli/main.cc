@@ -1,0 +1,144 @@
+// asanafs: builds the object graph (clock → HTTP → Asana client → caches →
+// Vfs → FUSE session) and maps start-up failures to documented exit codes.
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "asanafs/asana/client.h"
+#include "asanafs/cli/options.h"
+#include "asanafs/fuse/session.h"
+#include "asanafs/http/curl_transport.h"
+#include "asanafs/http/retry.h"
+#include "asanafs/http/url.h"
+#include "asanafs/model/content_cache.h"
+#include "asanafs/util/log.h"
+#include "asanafs/vfs/vfs.h"
+
+namespace asanafs::cli {
+namespace {
+
+int Fail(ExitCode code, const std::string& message) {
+  std::fprintf(stderr, "asanafs: %s\n", message.c_str());
+  return static_cast<int>(code);
+}
+
+// Owns fuse_args so every exit path frees them.
+struct ArgsGuard {
+  fuse_args args;
+  ~ArgsGuard() { fuse_opt_free_args(&args); }
+};
+
+// Checks the token with GET /users/me before mounting, so a bad token or an
+// unreachable API is reported on the terminal instead of as EIO later.
+int CheckToken(asana::AsanaApi& api, const std::string& api_url) {
+  auto me = api.GetMe();
+  if (me.has_value()) {
+    LOG(INFO) << "authenticated to " << api_url;
+    return 0;
+  }
+  const Error& e = me.error();
+  if (e.code == ErrorCode::kUnauthenticated) {
+    return Fail(ExitCode::kTokenRejected, "Asana rejected the token (401 Not Authorized)");
+  }
+  if (e.http_status == 0) {
+    return Fail(ExitCode::kUnreachable, "cannot reach Asana at " + api_url + ": " + e.message);
+  }
+  return Fail(ExitCode::kTokenRejected, "Asana refused GET /users/me: " + e.message);
+}
+
+int Run(int argc, char** argv) {
+  // No core files: they would hold the token.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ArgsGuard guard{FUSE_ARGS_INIT(argc, argv)};
+  auto options = ParseOptions(&guard.args);
+  if (!options) {
+    return Fail(ExitCode::kUsage, options.error().message);
+  }
+  auto cmd = fuse::ParseCommandLine(&guard.args);
+  if (!cmd) {
+    return Fail(ExitCode::kUsage, "invalid command line; see asanafs --help");
+  }
+  if (cmd->show_help) {
+    std::fputs(HelpText(argv[0]).c_str(), stdout);
+    return 0;
+  }
+  if (cmd->show_version) {
+    std::printf("asanafs %s (libfuse %s)\n", ASANAFS_VERSION, fuse::FuseLibraryVersion().c_str());
+    return 0;
+  }
+  LogLevel level;
+  if (!ParseLogLevel(options->log_level, &level)) {
+    return Fail(ExitCode::kUsage, "unknown log_level '" + options->log_level + "'");
+  }
+  SetLogLevel(cmd->debug ? LogLevel::kDebug : level);
+  SetRedactNames(options->redact);
+  if (cmd->mountpoint.empty()) {
+    return Fail(ExitCode::kUsage, "no mountpoint given; see asanafs --help");
+  }
+  auto token = LoadToken(*options);
+  if (!token) {
+    return Fail(ExitCode::kUsage, token.error().message);
+  }
+  if (auto safe = http::CheckApiUrlIsSafe(options->api_url); !safe) {
+    return Fail(ExitCode::kUsage, safe.error().message);
+  }
+  struct stat mst;
+  if (::stat(cmd->mountpoint.c_str(), &mst) != 0 || !S_ISDIR(mst.st_mode)) {
+    return Fail(ExitCode::kMountFailed, "cannot mount on " + cmd->mountpoint + ": " +
+                                            (errno ? std::strerror(errno) : "not a directory"));
+  }
+  auto cache = model::ContentCache::Open(ResolveCacheDir(*options));
+  if (!cache) {
+    return Fail(ExitCode::kCacheUnusable, cache.error().message);
+  }
+
+  RealClock clock;
+  http::CurlTransport curl;
+  asana::ClientOptions client_options;
+  client_options.api_url = options->api_url;
+  client_options.token = *token;
+  client_options.request_timeout = std::chrono::seconds(options->timeout_s);
+  {
+    asana::AsanaClient startup_client(curl, client_options);  // no retries: fail fast
+    if (int rc = CheckToken(startup_client, options->api_url); rc != 0) {
+      return rc;
+    }
+  }
+  http::RetryingTransport retrying(curl, clock);
+  asana::AsanaClient client(retrying, client_options);
+
+  vfs::VfsOptions vfs_options;
+  vfs_options.uid = ::getuid();
+  vfs_options.gid = ::getgid();
+  vfs_options.dir_ttl = std::chrono::seconds(options->dir_ttl_s);
+  vfs::Vfs fs(client, **cache, clock, vfs_options);
+
+  auto session = fuse::FuseSession::Create(&guard.args, &fs);
+  if (!session) {
+    return Fail(ExitCode::kUsage, session.error().message);
+  }
+  if (auto mounted = (*session)->Mount(cmd->mountpoint); !mounted) {
+    return Fail(ExitCode::kMountFailed, mounted.error().message);
+  }
+  LOG(INFO) << "mounted on " << cmd->mountpoint;
+  if (!cmd->foreground) {
+    SetLogToSyslog(true);
+    if (::daemon(0, 0) != 0) {
+      return Fail(ExitCode::kMountFailed, std::string("cannot daemonize: ") + std::strerror(errno));
+    }
+  }
+  int rc = (*session)->Loop(*cmd);
+  LOG(INFO) << "unmounting";
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace asanafs::cli
+
+int main(int argc, char** argv) { return asanafs::cli::Run(argc, argv); }

@@ -1,0 +1,235 @@
+#include "asanafs/fuse/adapter.h"
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "asanafs/util/log.h"
+#include "asanafs/vfs/errno.h"
+#include "asanafs/vfs/vfs.h"
+
+namespace asanafs::fuse {
+namespace {
+
+using vfs::Vfs;
+
+Vfs& GetVfs(fuse_req_t req) { return *static_cast<Vfs*>(fuse_req_userdata(req)); }
+
+// Replies with the errno for `error` and logs one line: DEBUG for the
+// everyday ENOENT, INFO for refusals a user caused, WARN for real failures.
+void ReplyError(fuse_req_t req, const char* op, const Error& error) {
+  int err = vfs::ToErrno(error);
+  if (err == ENOENT) {
+    LOG(DEBUG) << op << " failed with " << std::strerror(err) << ": " << error.message;
+  } else if (err == EROFS || err == EISDIR || err == ENOTDIR || err == EPERM) {
+    LOG(INFO) << op << " refused with errno " << err << " (" << std::strerror(err)
+              << "): " << error.message;
+  } else {
+    LOG(WARN) << op << " failed with errno " << err << " (" << std::strerror(err)
+              << "): " << error.message;
+  }
+  fuse_reply_err(req, err);
+}
+
+// Runs `body` so that no C++ exception unwinds into libfuse's C frames.
+template <typename Body>
+void Dispatch(fuse_req_t req, const char* op, Body&& body) noexcept {
+  try {
+    body(GetVfs(req));
+  } catch (const std::bad_alloc&) {
+    LOG(ERROR) << op << " ran out of memory";
+    fuse_reply_err(req, ENOMEM);
+  } catch (const std::exception& e) {
+    LOG(ERROR) << op << " threw: " << e.what();
+    fuse_reply_err(req, EIO);
+  } catch (...) {
+    LOG(ERROR) << op << " threw an unknown exception";
+    fuse_reply_err(req, EIO);
+  }
+}
+
+fuse_entry_param ToEntryParam(const vfs::Entry& e) {
+  fuse_entry_param p;
+  std::memset(&p, 0, sizeof p);
+  p.ino = e.ino;
+  p.generation = 1;
+  p.attr = e.attr;
+  p.attr_timeout = e.attr_timeout;
+  p.entry_timeout = e.entry_timeout;
+  return p;
+}
+
+// Collects readdir entries into a reply buffer of at most `size` bytes.
+class ReplyDirFiller : public vfs::DirFiller {
+ public:
+  ReplyDirFiller(fuse_req_t req, size_t size) : req_(req), buf_(size) {}
+  bool Add(std::string_view name, const struct stat& st, off_t next_offset) override {
+    std::string n(name);
+    size_t need = fuse_add_direntry(req_, buf_.data() + used_, buf_.size() - used_, n.c_str(), &st,
+                                    next_offset);
+    if (need > buf_.size() - used_) {
+      return false;
+    }
+    used_ += need;
+    return true;
+  }
+  void Reply() { fuse_reply_buf(req_, buf_.data(), used_); }
+
+ private:
+  fuse_req_t req_;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+};
+
+void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Dispatch(req, "lookup", [&](Vfs& fs) {
+    auto entry = fs.Lookup(parent, name);
+    if (!entry) {
+      return ReplyError(req, "lookup", entry.error());
+    }
+    fuse_entry_param e = ToEntryParam(*entry);
+    fuse_reply_entry(req, &e);
+  });
+}
+
+void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  Dispatch(req, "forget", [&](Vfs& fs) {
+    fs.Forget(ino, nlookup);
+    fuse_reply_none(req);
+  });
+}
+
+void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  Dispatch(req, "forget_multi", [&](Vfs& fs) {
+    for (size_t i = 0; i < count; ++i) {
+      fs.Forget(forgets[i].ino, forgets[i].nlookup);
+    }
+    fuse_reply_none(req);
+  });
+}
+
+void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  Dispatch(req, "getattr", [&](Vfs& fs) {
+    auto st = fs.GetAttr(ino);
+    if (!st) {
+      return ReplyError(req, "getattr", st.error());
+    }
+    fuse_reply_attr(req, &*st, 1.0);
+  });
+}
+
+void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
+  Dispatch(req, "setattr", [&](Vfs& fs) { ReplyError(req, "setattr", fs.RefuseWrite().error()); });
+}
+
+void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Dispatch(req, "opendir", [&](Vfs& fs) {
+    auto fh = fs.OpenDir(ino);
+    if (!fh) {
+      return ReplyError(req, "opendir", fh.error());
+    }
+    fi->fh = *fh;
+    fuse_reply_open(req, fi);
+  });
+}
+
+void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Dispatch(req, "readdir", [&](Vfs& fs) {
+    ReplyDirFiller filler(req, size);
+    auto status = fs.ReadDir(fi->fh, off, filler);
+    if (!status) {
+      return ReplyError(req, "readdir", status.error());
+    }
+    filler.Reply();
+  });
+}
+
+void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Dispatch(req, "releasedir", [&](Vfs& fs) {
+    fs.ReleaseDir(fi->fh);
+    fuse_reply_err(req, 0);
+  });
+}
+
+void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Dispatch(req, "open", [&](Vfs& fs) {
+    auto opened = fs.Open(ino, fi->flags);
+    if (!opened) {
+      return ReplyError(req, "open", opened.error());
+    }
+    fi->fh = opened->fh;
+    fi->keep_cache = opened->keep_cache ? 1 : 0;
+    fuse_reply_open(req, fi);
+  });
+}
+
+void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  Dispatch(req, "read", [&](Vfs& fs) {
+    std::vector<char> buf(size);
+    auto n = fs.Read(fi->fh, buf.data(), size, off);
+    if (!n) {
+      return ReplyError(req, "read", n.error());
+    }
+    fuse_reply_buf(req, buf.data(), *n);
+  });
+}
+
+void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Dispatch(req, "release", [&](Vfs& fs) {
+    fs.Release(fi->fh);
+    fuse_reply_err(req, 0);
+  });
+}
+
+void StatFs(fuse_req_t req, fuse_ino_t) {
+  Dispatch(req, "statfs", [&](Vfs& fs) {
+    struct statvfs s = fs.StatFs();
+    fuse_reply_statfs(req, &s);
+  });
+}
+
+// Every modifying operation of the read-only tree ends here.
+void RefuseWrite(fuse_req_t req, const char* op) {
+  Dispatch(req, op, [&](Vfs& fs) { ReplyError(req, op, fs.RefuseWrite().error()); });
+}
+
+}  // namespace
+
+fuse_lowlevel_ops MakeLowLevelOps() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof ops);
+  ops.lookup = Lookup;
+  ops.forget = Forget;
+  ops.forget_multi = ForgetMulti;
+  ops.getattr = GetAttr;
+  ops.setattr = SetAttr;
+  ops.opendir = OpenDir;
+  ops.readdir = ReadDir;
+  ops.releasedir = ReleaseDir;
+  ops.open = Open;
+  ops.read = Read;
+  ops.release = Release;
+  ops.statfs = StatFs;
+  ops.mkdir = [](fuse_req_t req, fuse_ino_t, const char*, mode_t) { RefuseWrite(req, "mkdir"); };
+  ops.mknod = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+    RefuseWrite(req, "mknod");
+  };
+  ops.create = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+    RefuseWrite(req, "create");
+  };
+  ops.unlink = [](fuse_req_t req, fuse_ino_t, const char*) { RefuseWrite(req, "unlink"); };
+  ops.rmdir = [](fuse_req_t req, fuse_ino_t, const char*) { RefuseWrite(req, "rmdir"); };
+  ops.rename = [](fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
+    RefuseWrite(req, "rename");
+  };
+  ops.symlink = [](fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    RefuseWrite(req, "symlink");
+  };
+  ops.link = [](fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { RefuseWrite(req, "link"); };
+  return ops;
+}
+
+}  // namespace asanafs::fuse

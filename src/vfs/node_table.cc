@@ -1,0 +1,35 @@
+#include "asanafs/vfs/node_table.h"
+
+namespace asanafs::vfs {
+
+NodeTable::NodeTable() {
+  auto root = std::make_unique<Node>();
+  root->ino = kRootIno;
+  root->parent = kRootIno;
+  root->kind = NodeKind::kRoot;
+  nodes_.emplace(kRootIno, std::move(root));
+}
+
+Node* NodeTable::Get(uint64_t ino) {
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second.get();
+}
+
+Node* NodeTable::Intern(uint64_t parent, const std::string& gid, NodeKind kind) {
+  auto key = std::make_pair(parent, gid);
+  auto it = by_parent_gid_.find(key);
+  if (it != by_parent_gid_.end()) {
+    return nodes_.at(it->second).get();
+  }
+  auto node = std::make_unique<Node>();
+  node->ino = next_ino_++;
+  node->parent = parent;
+  node->gid = gid;
+  node->kind = kind;
+  Node* raw = node.get();
+  by_parent_gid_.emplace(std::move(key), raw->ino);
+  nodes_.emplace(raw->ino, std::move(node));
+  return raw;
+}
+
+}  // namespace asanafs::vfs

@@ -1,0 +1,76 @@
+// tests/fakes/fake_asana: an in-memory Asana world implementing AsanaApi, for
+// vfs tests without a network. Counts calls per method so tests can assert
+// request budgets; `fail_next` injects one error into the next call.
+#ifndef ASANAFS_TESTS_FAKES_FAKE_ASANA_H_
+#define ASANAFS_TESTS_FAKES_FAKE_ASANA_H_
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asanafs/asana/api.h"
+
+namespace asanafs::testing {
+
+class FakeAsana : public asana::AsanaApi {
+ public:
+  struct AttachmentRecord {
+    asana::Attachment meta;
+    std::string content;
+  };
+
+  // World building (not counted as calls).
+  void AddWorkspace(const std::string& gid, const std::string& name);
+  void AddProject(const std::string& ws, const asana::Project& p);
+  void AddTask(const std::string& project, const asana::Task& t);
+  void AddSubtask(const std::string& parent_task, const asana::Task& t);
+  void AddAttachment(const std::string& task, asana::Attachment a, std::string content);
+  void RemoveAttachment(const std::string& gid);
+
+  // Number of calls made to `method` ("ListAttachments", "Download", …).
+  int Calls(const std::string& method) const;
+  int TotalCalls() const;
+  void ResetCalls();
+  // The next call to `method` fails with `error`.
+  void FailNext(const std::string& method, Error error);
+  // Download() answers 403 (expired URL) this many more times.
+  int expire_downloads = 0;
+
+  Result<asana::User> GetMe() override;
+  Result<std::vector<asana::Workspace>> ListWorkspaces() override;
+  Result<std::vector<asana::Project>> ListProjects(const std::string& workspace_gid) override;
+  Result<std::vector<asana::Task>> ListTasks(const std::string& project_gid) override;
+  Result<std::vector<asana::Task>> ListSubtasks(const std::string& task_gid) override;
+  Result<std::vector<asana::Attachment>> ListAttachments(const std::string& parent_gid) override;
+  Result<asana::Attachment> GetAttachment(const std::string& gid) override;
+  Result<uint64_t> Download(const std::string& download_url, uint64_t offset, uint64_t length,
+                            const asana::ByteSink& sink) override;
+  Result<asana::Attachment> UploadAttachment(const std::string& parent_gid,
+                                             const std::string& file_name,
+                                             const std::string& local_path) override;
+  Status DeleteAttachment(const std::string& gid) override;
+  Result<asana::Task> CreateTask(const std::string& project_gid, const std::string& name) override;
+  Result<asana::Task> CreateSubtask(const std::string& parent_task_gid,
+                                    const std::string& name) override;
+
+ private:
+  // Counts the call; returns an injected error if one is pending.
+  std::optional<Error> Enter(const std::string& method);
+
+  mutable std::mutex mu_;
+  std::map<std::string, int> calls_;
+  std::map<std::string, Error> fail_next_;
+  std::vector<asana::Workspace> workspaces_;
+  std::map<std::string, std::vector<asana::Project>> projects_;
+  std::map<std::string, std::vector<asana::Task>> tasks_;     // by project
+  std::map<std::string, std::vector<asana::Task>> subtasks_;  // by parent task
+  std::map<std::string, std::vector<std::string>> attachments_by_task_;
+  std::map<std::string, AttachmentRecord> attachments_;
+  int next_gid_ = 900000;
+};
+
+}  // namespace asanafs::testing
+
+#endif  // ASANAFS_TESTS_FAKES_FAKE_ASANA_H_
