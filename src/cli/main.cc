@@ -17,6 +17,7 @@
 #include "asanafs/http/retry.h"
 #include "asanafs/http/url.h"
 #include "asanafs/model/content_cache.h"
+#include "asanafs/model/state_db.h"
 #include "asanafs/util/log.h"
 #include "asanafs/vfs/vfs.h"
 
@@ -93,9 +94,20 @@ int Run(int argc, char** argv) {
     return Fail(ExitCode::kMountFailed, "cannot mount on " + cmd->mountpoint + ": " +
                                             (errno ? std::strerror(errno) : "not a directory"));
   }
-  auto cache = model::ContentCache::Open(ResolveCacheDir(*options));
+  const std::string cache_dir = ResolveCacheDir(*options);
+  auto cache = model::ContentCache::Open(cache_dir);
   if (!cache) {
     return Fail(ExitCode::kCacheUnusable, cache.error().message);
+  }
+  // The cache dir's lock (taken above) also guards the journal and staging area.
+  const std::string staging_dir = cache_dir + "/staging";
+  if (::mkdir(staging_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Fail(ExitCode::kCacheUnusable,
+                "cannot create " + staging_dir + ": " + std::strerror(errno));
+  }
+  auto state = model::StateDb::Open(cache_dir + "/state.db");
+  if (!state) {
+    return Fail(ExitCode::kCacheUnusable, state.error().message);
   }
 
   RealClock clock;
@@ -117,7 +129,13 @@ int Run(int argc, char** argv) {
   vfs_options.uid = ::getuid();
   vfs_options.gid = ::getgid();
   vfs_options.dir_ttl = std::chrono::seconds(options->dir_ttl_s);
-  vfs::Vfs fs(client, **cache, clock, vfs_options);
+  vfs_options.read_only = options->read_only;
+  vfs_options.temp_grace = std::chrono::seconds(options->temp_grace_s);
+  vfs_options.staging_dir = staging_dir;
+  vfs_options.recovered_dir = cache_dir + "/recovered";
+  // Threads do not survive daemon(): the upload worker starts after it.
+  vfs_options.start_worker = false;
+  vfs::Vfs fs(client, **cache, **state, clock, vfs_options);
 
   auto session = fuse::FuseSession::Create(&guard.args, &fs);
   if (!session) {
@@ -133,6 +151,7 @@ int Run(int argc, char** argv) {
       return Fail(ExitCode::kMountFailed, std::string("cannot daemonize: ") + std::strerror(errno));
     }
   }
+  fs.StartWorker();
   int rc = (*session)->Loop(*cmd);
   LOG(INFO) << "unmounting";
   return rc == 0 ? 0 : 1;

@@ -24,9 +24,11 @@ struct RawOptions {
   int timeout_s = -1;
   int redact = 0;
   int token_given = 0;
+  int read_only = 0;
+  int temp_grace_s = -1;
 };
 
-enum Key { kKeyToken = 1 };
+enum Key { kKeyToken = 1, kKeyReadOnly = 2 };
 
 #define ASANAFS_OPT(templ, field) {templ, offsetof(RawOptions, field), 1}
 const fuse_opt kOptionSpec[] = {
@@ -37,6 +39,8 @@ const fuse_opt kOptionSpec[] = {
     ASANAFS_OPT("dir_ttl=%d", dir_ttl_s),
     ASANAFS_OPT("timeout=%d", timeout_s),
     ASANAFS_OPT("redact", redact),
+    ASANAFS_OPT("temp_grace=%d", temp_grace_s),
+    FUSE_OPT_KEY("ro", kKeyReadOnly),
     FUSE_OPT_KEY("token=", kKeyToken),
     FUSE_OPT_END,
 };
@@ -46,6 +50,10 @@ int ProcessOption(void* data, const char*, int key, fuse_args*) {
   if (key == kKeyToken) {
     static_cast<RawOptions*>(data)->token_given = 1;
     return 0;  // discard: the token never travels on the command line
+  }
+  if (key == kKeyReadOnly) {
+    static_cast<RawOptions*>(data)->read_only = 1;
+    return 1;  // libfuse mounts read-only too
   }
   return 1;  // keep for libfuse
 }
@@ -87,6 +95,13 @@ Result<Options> ParseOptions(fuse_args* args) {
   o.log_level = TakeString(raw.log_level, "info");
   o.redact = raw.redact != 0;
   o.token_on_command_line = raw.token_given != 0;
+  o.read_only = raw.read_only != 0;
+  if (raw.temp_grace_s != -1) {
+    if (raw.temp_grace_s < 0) {
+      return UsageError("temp_grace must be 0 or more seconds");
+    }
+    o.temp_grace_s = raw.temp_grace_s;
+  }
   if (raw.dir_ttl_s != -1) {
     if (raw.dir_ttl_s < 0) {
       return UsageError("dir_ttl must be 0 or more seconds");
@@ -117,6 +132,8 @@ std::string HelpText(const char* program) {
          "    -o timeout=SECONDS     deadline of each request to Asana (default 30)\n"
          "    -o log_level=LEVEL     debug, info, warn or error (default info)\n"
          "    -o redact              hide file and task names in log lines\n"
+         "    -o temp_grace=SECONDS  upload a closed temporary file (.name.XXXXXX) that is\n"
+         "                           never renamed after this long (default 60)\n"
          "\n"
          "FUSE options:\n"
          "    -h   --help            print this help and exit\n"
@@ -124,7 +141,7 @@ std::string HelpText(const char* program) {
          "    -f                     stay in the foreground, log to stderr\n"
          "    -d                     debug: foreground, log every FUSE request\n"
          "    -s                     serve requests on a single thread\n"
-         "    -o ro                  mount read-only\n"
+         "    -o ro                  mount read-only: every change fails with EROFS\n"
          "    -o allow_other         let other users access the mount\n"
          "    -o fsname=NAME         the source name shown by mount and df\n";
 }

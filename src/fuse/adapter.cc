@@ -1,6 +1,7 @@
 #include "asanafs/fuse/adapter.h"
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -121,8 +122,39 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   });
 }
 
-void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
-  Dispatch(req, "setattr", [&](Vfs& fs) { ReplyError(req, "setattr", fs.RefuseWrite().error()); });
+void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  Dispatch(req, "setattr", [&](Vfs& fs) {
+    vfs::SetAttrRequest r;
+    if (to_set & FUSE_SET_ATTR_MODE) {
+      r.mode = attr->st_mode;
+    }
+    if (to_set & FUSE_SET_ATTR_UID) {
+      r.uid = attr->st_uid;
+    }
+    if (to_set & FUSE_SET_ATTR_GID) {
+      r.gid = attr->st_gid;
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+      r.size = attr->st_size;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+      r.atime = now;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+      r.atime = attr->st_atim;
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      r.mtime = now;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      r.mtime = attr->st_mtim;
+    }
+    auto st = fs.SetAttr(ino, r);
+    if (!st) {
+      return ReplyError(req, "setattr", st.error());
+    }
+    fuse_reply_attr(req, &*st, 1.0);
+  });
 }
 
 void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -156,12 +188,13 @@ void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Dispatch(req, "open", [&](Vfs& fs) {
-    auto opened = fs.Open(ino, fi->flags);
+    auto opened = fs.Open(ino, fi->flags, fuse_req_ctx(req)->pid);
     if (!opened) {
       return ReplyError(req, "open", opened.error());
     }
     fi->fh = opened->fh;
     fi->keep_cache = opened->keep_cache ? 1 : 0;
+    fi->direct_io = opened->direct_io ? 1 : 0;
     fuse_reply_open(req, fi);
   });
 }
@@ -184,6 +217,72 @@ void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   });
 }
 
+// Replies 0 or the errno of `status`, for operations that return nothing.
+void ReplyStatus(fuse_req_t req, const char* op, const Status& status) {
+  if (!status) {
+    return ReplyError(req, op, status.error());
+  }
+  fuse_reply_err(req, 0);
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Dispatch(req, "create", [&](Vfs& fs) {
+    auto created = fs.Create(parent, name, mode, fi->flags, fuse_req_ctx(req)->pid);
+    if (!created) {
+      return ReplyError(req, "create", created.error());
+    }
+    fi->fh = created->fh;
+    fuse_entry_param e = ToEntryParam(created->entry);
+    fuse_reply_create(req, &e, fi);
+  });
+}
+
+void Write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+           fuse_file_info* fi) {
+  Dispatch(req, "write", [&](Vfs& fs) {
+    auto n = fs.Write(fi->fh, buf, size, off);
+    if (!n) {
+      return ReplyError(req, "write", n.error());
+    }
+    fuse_reply_write(req, *n);
+  });
+}
+
+void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  Dispatch(req, "flush",
+           [&](Vfs& fs) { ReplyStatus(req, "flush", fs.Flush(fi->fh, fuse_req_ctx(req)->pid)); });
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  Dispatch(req, "fsync", [&](Vfs& fs) { ReplyStatus(req, "fsync", fs.Fsync(fi->fh)); });
+}
+
+void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Dispatch(req, "unlink", [&](Vfs& fs) { ReplyStatus(req, "unlink", fs.Unlink(parent, name)); });
+}
+
+void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Dispatch(req, "rmdir", [&](Vfs& fs) { ReplyStatus(req, "rmdir", fs.Rmdir(parent, name)); });
+}
+
+void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+            const char* new_name, unsigned flags) {
+  Dispatch(req, "rename", [&](Vfs& fs) {
+    ReplyStatus(req, "rename", fs.Rename(parent, name, new_parent, new_name, flags));
+  });
+}
+
+void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Dispatch(req, "mkdir", [&](Vfs& fs) {
+    auto entry = fs.Mkdir(parent, name, mode);
+    if (!entry) {
+      return ReplyError(req, "mkdir", entry.error());
+    }
+    fuse_entry_param e = ToEntryParam(*entry);
+    fuse_reply_entry(req, &e);
+  });
+}
+
 void StatFs(fuse_req_t req, fuse_ino_t) {
   Dispatch(req, "statfs", [&](Vfs& fs) {
     struct statvfs s = fs.StatFs();
@@ -191,9 +290,9 @@ void StatFs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
-// Every modifying operation of the read-only tree ends here.
-void RefuseWrite(fuse_req_t req, const char* op) {
-  Dispatch(req, op, [&](Vfs& fs) { ReplyError(req, op, fs.RefuseWrite().error()); });
+// Symlinks, hard links and device files have no place in Asana.
+void RefuseUnsupported(fuse_req_t req, const char* op) {
+  Dispatch(req, op, [&](Vfs& fs) { ReplyError(req, op, fs.RefuseUnsupported(op).error()); });
 }
 
 }  // namespace
@@ -213,22 +312,23 @@ fuse_lowlevel_ops MakeLowLevelOps() {
   ops.read = Read;
   ops.release = Release;
   ops.statfs = StatFs;
-  ops.mkdir = [](fuse_req_t req, fuse_ino_t, const char*, mode_t) { RefuseWrite(req, "mkdir"); };
+  ops.create = Create;
+  ops.write = Write;
+  ops.flush = Flush;
+  ops.fsync = Fsync;
+  ops.unlink = Unlink;
+  ops.rmdir = Rmdir;
+  ops.rename = Rename;
+  ops.mkdir = Mkdir;
   ops.mknod = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
-    RefuseWrite(req, "mknod");
-  };
-  ops.create = [](fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
-    RefuseWrite(req, "create");
-  };
-  ops.unlink = [](fuse_req_t req, fuse_ino_t, const char*) { RefuseWrite(req, "unlink"); };
-  ops.rmdir = [](fuse_req_t req, fuse_ino_t, const char*) { RefuseWrite(req, "rmdir"); };
-  ops.rename = [](fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned) {
-    RefuseWrite(req, "rename");
+    RefuseUnsupported(req, "mknod");
   };
   ops.symlink = [](fuse_req_t req, const char*, fuse_ino_t, const char*) {
-    RefuseWrite(req, "symlink");
+    RefuseUnsupported(req, "symlink");
   };
-  ops.link = [](fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { RefuseWrite(req, "link"); };
+  ops.link = [](fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+    RefuseUnsupported(req, "link");
+  };
   return ops;
 }
 

@@ -330,4 +330,42 @@ Result<UniqueFd> ContentCache::CommitFill(Fill fill) {
   return read_fd;
 }
 
+Status ContentCache::AdoptFile(const std::string& gid, const std::string& path) {
+  if (!IsValidGid(gid)) {
+    return MakeError(ErrorCode::kInvalidArgument, "content cache: invalid gid");
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    return IoError("open " + path + " to adopt as " + gid);
+  }
+  struct stat st;
+  if (::fsync(fd.get()) != 0 || ::fstat(fd.get(), &st) != 0) {
+    return IoError("fsync " + path + " to adopt as " + gid);
+  }
+  std::string tmp_name = "adopt-" + std::to_string(::getpid()) + "-" +
+                         std::to_string(tmp_counter_.fetch_add(1));
+  if (::linkat(AT_FDCWD, path.c_str(), tmp_dir_fd_.get(), tmp_name.c_str(), 0) != 0) {
+    return IoError("link " + path + " into the cache as " + gid);
+  }
+  {
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    struct stat old;
+    const bool replacing =
+        ::fstatat(content_dir_fd_.get(), gid.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
+    if (::renameat(tmp_dir_fd_.get(), tmp_name.c_str(), content_dir_fd_.get(), gid.c_str()) != 0) {
+      Error e = IoError("rename adopted file to content/" + gid);
+      ::unlinkat(tmp_dir_fd_.get(), tmp_name.c_str(), 0);
+      return e;
+    }
+    if (replacing && S_ISREG(old.st_mode)) {
+      used_bytes_.fetch_sub(static_cast<uint64_t>(old.st_size));
+    }
+    used_bytes_.fetch_add(static_cast<uint64_t>(st.st_size));
+  }
+  if (::fsync(content_dir_fd_.get()) != 0) {
+    LOG(WARN) << "content cache: fsync " << dir_ << "/content: " << std::strerror(errno);
+  }
+  return OkStatus();
+}
+
 }  // namespace asanafs::model

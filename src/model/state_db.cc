@@ -211,6 +211,18 @@ Status StateDb::SetOverlay(const std::string& key, const Overlay& o) {
   return OkStatus();
 }
 
+namespace {
+Overlay ReadOverlay(Stmt& s, int first_col) {
+  Overlay o;
+  o.mode = s.Opt<mode_t>(first_col);
+  o.uid = s.Opt<uid_t>(first_col + 1);
+  o.gid = s.Opt<gid_t>(first_col + 2);
+  o.mtime_ns = s.Opt<int64_t>(first_col + 3);
+  o.atime_ns = s.Opt<int64_t>(first_col + 4);
+  return o;
+}
+}  // namespace
+
 std::optional<Overlay> StateDb::GetOverlay(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(db_, "SELECT mode, uid, gid, mtime_ns, atime_ns FROM overlay WHERE key=?1");
@@ -221,13 +233,24 @@ std::optional<Overlay> StateDb::GetOverlay(const std::string& key) {
   if (s.Step() != SQLITE_ROW) {
     return std::nullopt;
   }
-  Overlay o;
-  o.mode = s.Opt<mode_t>(0);
-  o.uid = s.Opt<uid_t>(1);
-  o.gid = s.Opt<gid_t>(2);
-  o.mtime_ns = s.Opt<int64_t>(3);
-  o.atime_ns = s.Opt<int64_t>(4);
-  return o;
+  return ReadOverlay(s, 0);
+}
+
+Result<std::vector<std::pair<std::string, Overlay>>> StateDb::ListOverlays() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(db_, "SELECT key, mode, uid, gid, mtime_ns, atime_ns FROM overlay");
+  if (!s.ok()) {
+    return DbError("prepare overlay list");
+  }
+  std::vector<std::pair<std::string, Overlay>> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.emplace_back(s.Text(0), ReadOverlay(s, 1));
+  }
+  if (rc != SQLITE_DONE) {
+    return DbError("list overlays");
+  }
+  return out;
 }
 
 Status StateDb::MoveOverlay(const std::string& from, const std::string& to) {

@@ -20,6 +20,7 @@ int ToErrno(const Error& error) {
     case ErrorCode::kBadResponse: return EIO;
     case ErrorCode::kIo: return error.sys_errno > 0 ? error.sys_errno : EIO;
     case ErrorCode::kBusy: return EBUSY;
+    case ErrorCode::kNotPermitted: return EPERM;
     case ErrorCode::kNotDirectory: return ENOTDIR;
     case ErrorCode::kIsDirectory: return EISDIR;
     case ErrorCode::kInternal: return EIO;

@@ -32,4 +32,18 @@ Node* NodeTable::Intern(uint64_t parent, const std::string& gid, NodeKind kind) 
   return raw;
 }
 
+void NodeTable::Rekey(uint64_t ino, uint64_t parent, const std::string& gid) {
+  Node* node = Get(ino);
+  if (node == nullptr) {
+    return;
+  }
+  auto old_key = std::make_pair(node->parent, node->gid);
+  if (auto it = by_parent_gid_.find(old_key); it != by_parent_gid_.end() && it->second == ino) {
+    by_parent_gid_.erase(it);
+  }
+  node->parent = parent;
+  node->gid = gid;
+  by_parent_gid_[std::make_pair(parent, gid)] = ino;
+}
+
 }  // namespace asanafs::vfs

@@ -9,12 +9,16 @@
 
 #include "asanafs/model/names.h"
 #include "asanafs/util/log.h"
+#include "vfs_internal.h"
 
 namespace asanafs::vfs {
 namespace {
 
-constexpr mode_t kDirMode = S_IFDIR | 0555;
-constexpr mode_t kFileMode = S_IFREG | 0444;
+constexpr mode_t kDirMode = S_IFDIR | 0755;
+constexpr mode_t kFileMode = S_IFREG | 0644;
+constexpr mode_t kLinkFileMode = S_IFREG | 0444;
+
+}  // namespace
 
 struct timespec ToTimespec(std::chrono::system_clock::time_point t) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -32,13 +36,13 @@ void SetTimes(struct stat* st, std::chrono::system_clock::time_point t) {
   st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(t);
 }
 
-Error SysError(const char* what) {
-  Error e = MakeError(ErrorCode::kIo, std::string(what) + ": " + std::strerror(errno));
-  e.sys_errno = errno;
+Error SysError(const std::string& what) {
+  int err = errno;
+  Error e = MakeError(ErrorCode::kIo, what + ": " + std::strerror(err));
+  e.sys_errno = err;
   return e;
 }
 
-// Writes all of `data` at the current file offset of `fd`.
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -53,49 +57,48 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-}  // namespace
-
-// One child as a listing reports it, before names are assigned.
-struct Vfs::ChildSpec {
-  NodeKind kind;
-  std::string gid;
-  std::string raw_name;
-  std::optional<asana::TimePoint> created_at;
-  std::optional<asana::TimePoint> modified_at;
-  uint64_t size = 0;
-  std::string link_text;
-};
-
-struct Vfs::OpenFile {
-  UniqueFd fd;         // cached content; invalid for inline files
-  std::string inline_data;  // .url stubs and empty files
-  bool is_inline = false;
-};
-
-struct Vfs::DirSnapshot {
-  struct Item {
-    std::string name;
-    struct stat st;
-  };
-  std::vector<Item> items;  // ".", ".." then the children in name order
-};
-
-Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, Clock& clock, VfsOptions options)
+Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state, Clock& clock,
+         VfsOptions options)
     : api_(api),
       cache_(cache),
+      state_(state),
       clock_(clock),
-      options_(options),
+      options_(std::move(options)),
       mount_time_(clock.SystemNow()) {
   Node* root = nodes_.Get(NodeTable::kRootIno);
   root->st.st_ino = NodeTable::kRootIno;
-  root->st.st_mode = kDirMode;
+  root->st.st_mode = options_.read_only ? (S_IFDIR | 0555) : kDirMode;
   root->st.st_nlink = 2;
   root->st.st_uid = options_.uid;
   root->st.st_gid = options_.gid;
   SetTimes(&root->st, mount_time_);
+  if (auto overlays = state_.ListOverlays(); overlays.has_value()) {
+    for (auto& [key, overlay] : *overlays) {
+      overlays_[key] = overlay;
+    }
+  } else {
+    LOG(WARN) << "cannot load the metadata overlay: " << overlays.error().message;
+  }
+  RecoverJournal();
+  if (options_.start_worker) {
+    worker_ = std::thread([this] { WorkerLoop(); });
+  }
 }
 
-Vfs::~Vfs() = default;
+Vfs::~Vfs() {
+  {
+    std::lock_guard<std::mutex> lock(work_mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (worker_.joinable()) {
+    worker_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!staged_.empty()) {
+    LOG(INFO) << staged_.size() << " staged file(s) not yet in Asana; they resume at the next mount";
+  }
+}
 
 Entry Vfs::MakeEntry(const Node& node) const {
   Entry e;
@@ -106,13 +109,38 @@ Entry Vfs::MakeEntry(const Node& node) const {
   return e;
 }
 
+void Vfs::ApplyOverlay(Node* node) const {
+  auto it = overlays_.find(node->gid);
+  if (it == overlays_.end()) {
+    return;
+  }
+  const model::Overlay& o = it->second;
+  struct stat& st = node->st;
+  if (o.mode) {
+    st.st_mode = (st.st_mode & S_IFMT) | (*o.mode & 07777);
+  }
+  if (o.uid) {
+    st.st_uid = *o.uid;
+  }
+  if (o.gid) {
+    st.st_gid = *o.gid;
+  }
+  if (o.mtime_ns) {
+    st.st_mtim.tv_sec = static_cast<time_t>(*o.mtime_ns / 1000000000);
+    st.st_mtim.tv_nsec = static_cast<long>(*o.mtime_ns % 1000000000);
+  }
+  if (o.atime_ns) {
+    st.st_atim.tv_sec = static_cast<time_t>(*o.atime_ns / 1000000000);
+    st.st_atim.tv_nsec = static_cast<long>(*o.atime_ns % 1000000000);
+  }
+}
+
 Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::string& gid) {
   std::vector<ChildSpec> out;
   auto add_dir = [&out](NodeKind k, const std::string& g, const std::string& name,
                         std::optional<asana::TimePoint> created,
                         std::optional<asana::TimePoint> modified) {
-    ChildSpec c{k, g, name, created, modified, 0, {}};
-    out.push_back(std::move(c));
+    out.push_back(ChildSpec{k, g, name, created, modified, 0, {}});
   };
   switch (kind) {
     case NodeKind::kRoot: {
@@ -162,10 +190,24 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
   return out;
 }
 
-void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& children) {
+void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
+  Node* parent = nodes_.Get(dir);
+  // Attachments that a staged upload replaces are hidden: the staged file
+  // stands in their place until it lands and they are deleted.
+  std::set<std::string> hidden;
+  for (const auto& [id, s] : staged_) {
+    if (s->rec.task_gid == parent->gid) {
+      for (const auto& gid : SplitGids(s->rec.replaces_gid)) {
+        hidden.insert(gid);
+      }
+    }
+  }
+  std::vector<const ChildSpec*> children;
   std::vector<model::NameInput> inputs;
-  inputs.reserve(children.size());
-  for (const auto& c : children) {
+  for (const auto& c : listed) {
+    if (hidden.count(c.gid) != 0) {
+      continue;
+    }
     model::NameInput in;
     in.gid = c.gid;
     in.name = c.raw_name;
@@ -173,38 +215,75 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& children) {
     in.is_dir = IsDirectory(c.kind);
     in.is_link = c.kind == NodeKind::kLink;
     inputs.push_back(std::move(in));
+    children.push_back(&c);
   }
   std::vector<std::string> names = model::AssignNames(inputs);
 
-  Node* parent = nodes_.Get(dir);
   parent->children.clear();
   for (size_t i = 0; i < children.size(); ++i) {
-    const ChildSpec& c = children[i];
+    const ChildSpec& c = *children[i];
     Node* node = nodes_.Intern(dir, c.gid, c.kind);
     node->kind = c.kind;
     node->name = names[i];
+    node->raw_name = c.raw_name;
     node->link_text = c.link_text;
+    node->staged_id = 0;
     struct stat& st = node->st;
     st = {};
     st.st_ino = node->ino;
     st.st_uid = options_.uid;
     st.st_gid = options_.gid;
     if (IsDirectory(c.kind)) {
-      st.st_mode = kDirMode;
+      st.st_mode = options_.read_only ? (S_IFDIR | 0555) : kDirMode;
       st.st_nlink = 2;
       SetTimes(&st, c.kind == NodeKind::kTask && c.modified_at ? *c.modified_at : mount_time_);
     } else {
-      st.st_mode = kFileMode;
+      st.st_mode = c.kind == NodeKind::kLink || options_.read_only ? kLinkFileMode : kFileMode;
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(c.size);
       st.st_blksize = 4096;
       st.st_blocks = static_cast<blkcnt_t>((c.size + 511) / 512);
       SetTimes(&st, c.created_at.value_or(mount_time_));
     }
+    ApplyOverlay(node);
     parent->children[names[i]] = node->ino;
+  }
+  if (parent->kind == NodeKind::kTask) {
+    AddStagedChildren(parent);
   }
   parent->listed = true;
   parent->listed_at = clock_.SteadyNow();
+}
+
+void Vfs::AddStagedChildren(Node* dir) {
+  for (const auto& [id, s] : staged_) {
+    if (s->discarded || s->rec.task_gid != dir->gid ||
+        s->rec.state == model::UploadState::kUploaded) {
+      continue;
+    }
+    // A staged file keeps the name the user gave it; it wins over a listed
+    // file of the same name (which it normally replaces anyway).
+    Node* node = nodes_.Intern(dir->ino, s->Key(), NodeKind::kAttachment);
+    node->kind = NodeKind::kAttachment;
+    node->name = s->rec.name;
+    node->raw_name = s->rec.name;
+    node->staged_id = id;
+    if (std::find(s->inos.begin(), s->inos.end(), node->ino) == s->inos.end()) {
+      s->inos.push_back(node->ino);
+    }
+    if (node->st.st_ino == 0) {
+      node->st.st_ino = node->ino;
+      node->st.st_mode = kFileMode;
+      node->st.st_nlink = 1;
+      node->st.st_uid = options_.uid;
+      node->st.st_gid = options_.gid;
+      node->st.st_size = static_cast<off_t>(s->rec.size);
+      SetTimes(&node->st, std::chrono::system_clock::time_point(
+                              std::chrono::seconds(s->rec.staged_at)));
+      ApplyOverlay(node);
+    }
+    dir->children[node->name] = node->ino;
+  }
 }
 
 Status Vfs::EnsureListed(uint64_t dir) {
@@ -327,7 +406,7 @@ Result<UniqueFd> Vfs::DownloadOnce(const std::string& gid, uint64_t size, bool* 
   *url_expired = false;
   ASSIGN_OR_RETURN(asana::Attachment att, api_.GetAttachment(gid));
   if (att.download_url.empty()) {
-    return MakeError(ErrorCode::kNotSupported, "attachment has no download URL");
+    return MakeError(ErrorCode::kNotSupported, "attachment " + gid + " has no download URL");
   }
   uint64_t expected = att.size.value_or(size);
   ASSIGN_OR_RETURN(auto fill, cache_.BeginFill(gid));
@@ -341,15 +420,16 @@ Result<UniqueFd> Vfs::DownloadOnce(const std::string& gid, uint64_t size, bool* 
     return true;
   });
   if (write_failed) {
-    return SysError("writing the cache file");
+    return SysError("writing the cache file of " + gid);
   }
   if (!written.has_value()) {
     *url_expired = written.error().code == ErrorCode::kPermissionDenied;
     return Unexpected(written.error());
   }
   if (*written != expected) {
-    return MakeError(ErrorCode::kBadResponse, "download returned " + std::to_string(*written) +
-                                                  " bytes, expected " + std::to_string(expected));
+    return MakeError(ErrorCode::kBadResponse, "download of " + gid + " returned " +
+                                                  std::to_string(*written) + " bytes, expected " +
+                                                  std::to_string(expected));
   }
   return cache_.CommitFill(std::move(fill));
 }
@@ -365,34 +445,52 @@ Result<UniqueFd> Vfs::FetchContent(const std::string& gid, uint64_t size) {
       downloads_[gid] = gid_mu;
     }
   }
-  std::lock_guard<std::mutex> gid_lock(*gid_mu);
-  if (auto cached = cache_.OpenCached(gid, size)) {
-    return std::move(*cached);
-  }
-  bool url_expired = false;
-  auto fd = DownloadOnce(gid, size, &url_expired);
-  if (!fd.has_value() && url_expired) {
-    // The URL can expire between fetching it and using it: refresh once.
-    LOG(INFO) << "download URL of attachment " << gid << " was refused; fetching a fresh one";
-    fd = DownloadOnce(gid, size, &url_expired);
-  }
+  Result<UniqueFd> fd = MakeError(ErrorCode::kInternal, "not fetched");
   {
-    std::lock_guard<std::mutex> lock(download_mu_);
-    if (auto it = downloads_.find(gid); it != downloads_.end() && it->second.use_count() <= 1) {
-      downloads_.erase(it);
+    std::lock_guard<std::mutex> gid_lock(*gid_mu);
+    if (auto cached = cache_.OpenCached(gid, size)) {
+      fd = std::move(*cached);
+    } else {
+      bool url_expired = false;
+      fd = DownloadOnce(gid, size, &url_expired);
+      if (!fd.has_value() && url_expired) {
+        // The URL can expire between fetching it and using it: refresh once.
+        LOG(INFO) << "download URL of attachment " << gid << " was refused; fetching a fresh one";
+        fd = DownloadOnce(gid, size, &url_expired);
+      }
     }
+  }
+  std::lock_guard<std::mutex> lock(download_mu_);
+  if (auto it = downloads_.find(gid); it != downloads_.end() && it->second.expired()) {
+    downloads_.erase(it);
   }
   return fd;
 }
 
-Result<OpenResult> Vfs::Open(uint64_t ino, int flags) {
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
-    return MakeError(ErrorCode::kReadOnly, "this version of asanafs is read-only");
+std::shared_ptr<Vfs::OpenFile> Vfs::FindFile(uint64_t fh) {
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  auto it = files_.find(fh);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+uint64_t Vfs::AddHandle(std::shared_ptr<OpenFile> file) {
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  uint64_t fh = next_fh_++;
+  files_[fh] = std::move(file);
+  return fh;
+}
+
+Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  const bool truncate = (flags & O_TRUNC) != 0 && writable;
+  if (writable) {
+    RETURN_IF_ERROR(CheckWritable());
   }
   NodeKind kind;
   std::string gid;
   uint64_t size;
-  std::string link_text;
+  std::shared_ptr<Staged> staged;
+  auto file = std::make_shared<OpenFile>();
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node* node = nodes_.Get(ino);
@@ -402,38 +500,70 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags) {
     if (IsDirectory(node->kind)) {
       return MakeError(ErrorCode::kIsDirectory, "is a directory");
     }
+    if (node->kind == NodeKind::kLink && writable) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "links to files hosted outside Asana cannot be written");
+    }
     kind = node->kind;
     gid = node->gid;
     size = static_cast<uint64_t>(node->st.st_size);
-    link_text = node->link_text;
+    file->inline_data = node->link_text;
+    if (node->staged_id != 0) {
+      staged = staged_.at(node->staged_id);
+    }
   }
-  auto file = std::make_shared<OpenFile>();
-  if (kind == NodeKind::kLink || size == 0) {
+  file->ino = ino;
+  file->open_pid = pid;
+  file->writable = writable;
+  if (kind == NodeKind::kLink) {
     file->is_inline = true;
-    file->inline_data = std::move(link_text);
-  } else {
-    ASSIGN_OR_RETURN(file->fd, FetchContent(gid, size));
+    return OpenResult{AddHandle(std::move(file)), true, false};
   }
-  std::lock_guard<std::mutex> lock(handles_mu_);
-  uint64_t fh = next_fh_++;
-  files_[fh] = std::move(file);
-  return OpenResult{fh, true};
+  if (staged == nullptr && truncate) {
+    ASSIGN_OR_RETURN(staged, StageExisting(ino, true));
+  }
+  if (staged != nullptr) {
+    std::lock_guard<std::mutex> op(staged->op_mu);
+    if (truncate && ::ftruncate(staged->fd.get(), 0) != 0) {
+      return SysError("truncating the staged file");
+    }
+    if (truncate) {
+      staged->dirty = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      for (uint64_t i : staged->inos) {
+        if (Node* n = nodes_.Get(i)) {
+          n->st.st_size = 0;
+        }
+      }
+    }
+    file->fd.Reset(::open(staged->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file->fd.valid()) {
+      return SysError("opening the staged file");
+    }
+    if (writable) {
+      file->staged = staged;
+      staged->writers++;
+    }
+    // Staged content changes: the kernel must not keep stale pages.
+    return OpenResult{AddHandle(std::move(file)), false, false};
+  }
+  if (size > 0) {
+    ASSIGN_OR_RETURN(file->fd, FetchContent(gid, size));
+  } else {
+    file->is_inline = true;  // an empty file needs no request
+  }
+  return OpenResult{AddHandle(std::move(file)), !writable, false};
 }
 
 Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
-  std::shared_ptr<OpenFile> file;
-  {
-    std::lock_guard<std::mutex> lock(handles_mu_);
-    auto it = files_.find(fh);
-    if (it == files_.end()) {
-      return MakeError(ErrorCode::kInvalidArgument, "unknown file handle");
-    }
-    file = it->second;
+  std::shared_ptr<OpenFile> file = FindFile(fh);
+  if (file == nullptr) {
+    return MakeError(ErrorCode::kInvalidArgument, "unknown file handle");
   }
   if (offset < 0) {
     return MakeError(ErrorCode::kInvalidArgument, "negative offset");
   }
-  if (file->is_inline) {
+  if (file->is_inline && file->staged == nullptr) {
     size_t off = static_cast<size_t>(offset);
     if (off >= file->inline_data.size()) {
       return size_t{0};
@@ -442,14 +572,15 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
     std::memcpy(buf, file->inline_data.data() + off, n);
     return n;
   }
+  int fd = file->staged != nullptr ? file->staged->fd.get() : file->fd.get();
   size_t done = 0;
   while (done < size) {
-    ssize_t n = ::pread(file->fd.get(), buf + done, size - done, offset + static_cast<off_t>(done));
+    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      return SysError("reading the cache file");
+      return SysError("reading the cached file");
     }
     if (n == 0) {
       break;
@@ -459,28 +590,19 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
   return done;
 }
 
-void Vfs::Release(uint64_t fh) {
-  std::lock_guard<std::mutex> lock(handles_mu_);
-  files_.erase(fh);
-}
-
 struct statvfs Vfs::StatFs() const {
   struct statvfs s {};
   s.f_bsize = 4096;
   s.f_frsize = 4096;
-  // Asana has no quota to report; show a large, constant capacity.
+  // Asana reports no quota: show a large, constant capacity so cp and df work.
   s.f_blocks = uint64_t{1} << 30;
-  s.f_bfree = options_.read_only ? 0 : s.f_blocks;
+  s.f_bfree = options_.read_only ? 0 : s.f_blocks - cache_.UsedBytes() / 4096;
   s.f_bavail = s.f_bfree;
   s.f_files = uint64_t{1} << 30;
   s.f_ffree = options_.read_only ? 0 : s.f_files;
   s.f_favail = s.f_ffree;
   s.f_namemax = 255;
   return s;
-}
-
-Status Vfs::RefuseWrite() const {
-  return MakeError(ErrorCode::kReadOnly, "this version of asanafs is read-only");
 }
 
 }  // namespace asanafs::vfs

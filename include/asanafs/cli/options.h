@@ -31,6 +31,8 @@ struct Options {
   int timeout_s = 30;
   std::string log_level = "info";
   bool redact = false;
+  bool read_only = false;   // -o ro (also passed on to libfuse)
+  int temp_grace_s = 60;    // upload a never-renamed temporary file after this long
   bool token_on_command_line = false;  // -o token=… was given: refused
 };
 

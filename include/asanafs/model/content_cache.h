@@ -91,6 +91,12 @@ class ContentCache {
   // `fill` was moved from.
   Result<UniqueFd> CommitFill(Fill fill);
 
+  // Publishes the complete file at `path` (on the cache's filesystem, e.g. a
+  // staged upload that just landed as `gid`) as the content of `gid`, by hard
+  // link: no copy. The caller must not modify `path` afterwards.
+  // Errors: kInvalidArgument for an invalid gid, kIo for OS failures.
+  Status AdoptFile(const std::string& gid, const std::string& path);
+
   // Total bytes of committed content currently in the cache.
   uint64_t UsedBytes() const { return used_bytes_.load(std::memory_order_relaxed); }
 

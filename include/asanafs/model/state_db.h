@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "asanafs/util/result.h"
@@ -69,6 +70,8 @@ class StateDb {
   // Moves the overlay of `from` to `to` (replacing any there); no-op if none.
   Status MoveOverlay(const std::string& from, const std::string& to);
   Status RemoveOverlay(const std::string& key);
+  // Every overlay, for loading into memory at mount.
+  Result<std::vector<std::pair<std::string, Overlay>>> ListOverlays();
 
  private:
   explicit StateDb(sqlite3* db) : db_(db) {}

@@ -29,6 +29,7 @@ enum class ErrorCode {
   kBadResponse,       // the server's reply could not be understood
   kIo,                // local disk failure
   kBusy,              // resource locked by someone else
+  kNotPermitted,      // an operation Asana or asanafs does not allow here (EPERM)
   kNotDirectory,      // a directory operation on a file
   kIsDirectory,       // a file operation on a directory
   kInternal,          // a bug

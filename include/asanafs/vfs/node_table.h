@@ -32,6 +32,8 @@ struct Node {
   NodeKind kind = NodeKind::kRoot;
   std::string gid;
   std::string name;  // the mapped path component in its parent
+  std::string raw_name;  // the name Asana has (what an overwrite uploads as)
+  int64_t staged_id = 0;  // non-zero: content is a staged upload (journal id)
   struct stat st {};
   uint64_t nlookup = 0;  // kernel references (lookup minus forget)
   // Files: a kLink's whole content ([InternetShortcut] text).
@@ -52,6 +54,9 @@ class NodeTable {
   // Returns the node of the child `gid` of `parent`, creating it (with a new
   // inode number) the first time; `kind` is set on creation.
   Node* Intern(uint64_t parent, const std::string& gid, NodeKind kind);
+  // Gives node `ino` a new identity: child `gid` of `parent` (after an upload
+  // landed, or a rename). Another node with that key loses it.
+  void Rekey(uint64_t ino, uint64_t parent, const std::string& gid);
   size_t size() const { return nodes_.size(); }
 
  private:

@@ -1,5 +1,5 @@
 // vfs/vfs: POSIX semantics of the Asana tree, with no libfuse types.
-// Layer: vfs (depends on model/, asana/ and util/).
+// Layer: vfs (depends on model/, the asana/ interface and util/).
 //
 // The tree is /<workspace>/<project>/<task>/<attachment>, subtasks being
 // directories inside their task. Every inode number handed to the kernel
@@ -7,30 +7,43 @@
 // API listing per directory (never a request per entry) and are cached for
 // `dir_ttl`. Reads are served from the on-disk ContentCache, filled from a
 // fresh download_url fetched at open.
+//
+// Writes (vfs_write.cc) are staged on local disk and journaled in the
+// StateDb, uploaded at close (flush from the opener or last release), and
+// retried by a background worker until they land; see SEMANTICS.md.
 #ifndef ASANAFS_VFS_VFS_H_
 #define ASANAFS_VFS_VFS_H_
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "asanafs/asana/api.h"
 #include "asanafs/model/content_cache.h"
+#include "asanafs/model/state_db.h"
 #include "asanafs/util/clock.h"
 #include "asanafs/util/result.h"
 #include "asanafs/vfs/node_table.h"
 
 namespace asanafs::vfs {
+
+// Asana refuses attachments over 100 MB; a write past this fails with EFBIG.
+inline constexpr uint64_t kMaxFileBytes = 100ull * 1024 * 1024;
 
 struct VfsOptions {
   uid_t uid = 0;
@@ -38,7 +51,15 @@ struct VfsOptions {
   std::chrono::seconds dir_ttl{60};  // how long a directory listing is reused
   double entry_timeout = 1.0;        // seconds the kernel may cache a name
   double attr_timeout = 1.0;         // seconds the kernel may cache attributes
-  bool read_only = true;
+  bool read_only = false;
+  // A file under a temporary name (rsync's .name.XXXXXX) that is closed but
+  // never renamed is uploaded under that name after this long.
+  std::chrono::seconds temp_grace{60};
+  // Where staged files live (on the same filesystem as the content cache).
+  std::string staging_dir;
+  // Where files that were still being written at a crash are kept.
+  std::string recovered_dir;
+  bool start_worker = true;  // tests drive RunWorkerOnce() instead
 };
 
 // What Lookup returns: the kernel's view of one name.
@@ -60,62 +81,131 @@ class DirFiller {
 struct OpenResult {
   uint64_t fh = 0;
   bool keep_cache = false;  // content is immutable: the page cache stays valid
+  bool direct_io = false;
+};
+
+struct CreateResult {
+  Entry entry;
+  uint64_t fh = 0;
+};
+
+// The attributes a setattr call changes (unset = unchanged).
+struct SetAttrRequest {
+  std::optional<mode_t> mode;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<off_t> size;
+  std::optional<struct timespec> atime;  // already resolved for UTIME_NOW
+  std::optional<struct timespec> mtime;
+};
+
+// Counts of the upload pipeline, for status and tests.
+struct UploadStats {
+  size_t staged = 0;  // not yet landed (open, pending, deferred, failed)
+  size_t failed = 0;  // last attempt failed; retrying
 };
 
 class Vfs {
  public:
-  // `api`, `cache` and `clock` must outlive the Vfs.
-  Vfs(asana::AsanaApi& api, model::ContentCache& cache, Clock& clock, VfsOptions options);
-  ~Vfs();
+  // `api`, `cache`, `state` and `clock` must outlive the Vfs. Loads the
+  // journal (pending uploads resume in the background worker).
+  Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state, Clock& clock,
+      VfsOptions options);
+  ~Vfs();  // stops the worker; pending uploads stay journaled for the next mount
   Vfs(const Vfs&) = delete;
   Vfs& operator=(const Vfs&) = delete;
 
-  // Returns the entry for `name` in directory `parent` and counts one kernel
-  // reference to it. kNotFound when the name does not exist.
+  // --- read side (vfs.cc) ---
   Result<Entry> Lookup(uint64_t parent, std::string_view name);
-  // Drops `nlookup` kernel references to `ino`.
   void Forget(uint64_t ino, uint64_t nlookup);
   Result<struct stat> GetAttr(uint64_t ino);
-  // Snapshots the directory's listing for a stable readdir; returns a handle.
   Result<uint64_t> OpenDir(uint64_t ino);
-  // Fills entries of the snapshot starting after `offset` (0 = the start).
   Status ReadDir(uint64_t fh, off_t offset, DirFiller& filler);
   void ReleaseDir(uint64_t fh);
-  // Opens a file for reading: fetches a fresh download URL and the content
-  // into the cache unless it is cached already.
-  Result<OpenResult> Open(uint64_t ino, int flags);
-  // Reads up to `size` bytes at `offset` into `buf`; returns the byte count.
+  // Opens a file. Read-only opens of landed files fetch a fresh download URL
+  // and the content into the cache unless cached. Write opens stage the file
+  // (O_TRUNC at once, otherwise at the first write). `pid` is the opener.
+  Result<OpenResult> Open(uint64_t ino, int flags, pid_t pid);
   Result<size_t> Read(uint64_t fh, char* buf, size_t size, off_t offset);
-  void Release(uint64_t fh);
   struct statvfs StatFs() const;
-  // The errors a read-only tree gives to every modifying operation.
-  Status RefuseWrite() const;
+
+  // --- write side (vfs_write.cc) ---
+  Result<CreateResult> Create(uint64_t parent, std::string_view name, mode_t mode, int flags,
+                              pid_t pid);
+  Result<size_t> Write(uint64_t fh, const char* buf, size_t size, off_t offset);
+  // close(): uploads now if `pid` opened the file and it changed.
+  Status Flush(uint64_t fh, pid_t pid);
+  Status Fsync(uint64_t fh);
+  // Last close of a handle: uploads a changed file nobody else has open.
+  void Release(uint64_t fh);
+  Status Unlink(uint64_t parent, std::string_view name);
+  Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                std::string_view new_name, unsigned flags);
+  Result<Entry> Mkdir(uint64_t parent, std::string_view name, mode_t mode);
+  Status Rmdir(uint64_t parent, std::string_view name);
+  Result<struct stat> SetAttr(uint64_t ino, const SetAttrRequest& request);
+  // Symlinks, hard links and device files: EPERM.
+  Status RefuseUnsupported(const char* what) const;
+
+  // Starts the background upload worker (when options.start_worker was false).
+  void StartWorker();
+  // Runs one pass of the background worker over every due item (tests).
+  void RunWorkerOnce();
+  UploadStats GetUploadStats();
 
  private:
   struct ChildSpec;
   struct OpenFile;
   struct DirSnapshot;
+  struct Staged;
 
-  // Makes sure `dir`'s listing is no older than dir_ttl; concurrent callers
-  // for the same directory share one fetch.
+  // read side
   Status EnsureListed(uint64_t dir);
   Result<std::vector<ChildSpec>> FetchListing(NodeKind kind, const std::string& gid);
   void ApplyListing(uint64_t dir, const std::vector<ChildSpec>& children);  // mu_ held
+  void AddStagedChildren(Node* dir);                                        // mu_ held
   Result<UniqueFd> FetchContent(const std::string& gid, uint64_t size);
   Result<UniqueFd> DownloadOnce(const std::string& gid, uint64_t size, bool* url_expired);
   Entry MakeEntry(const Node& node) const;
+  void ApplyOverlay(Node* node) const;  // mu_ held
+  std::shared_ptr<OpenFile> FindFile(uint64_t fh);
+  uint64_t AddHandle(std::shared_ptr<OpenFile> file);
+
+  // write side
+  Result<std::shared_ptr<Staged>> NewStaged(model::UploadRecord rec, int content_fd,
+                                            uint64_t copy_bytes);
+  Result<std::shared_ptr<Staged>> StageExisting(uint64_t ino, bool truncate);
+  Status UploadIfDirty(Staged& s);  // op_mu held
+  Status UploadNow(Staged& s);      // op_mu held
+  Status Land(Staged& s, const asana::Attachment& att);  // op_mu held
+  Status DeleteReplaced(Staged& s);                       // op_mu held
+  void Finish(Staged& s, const asana::Attachment& att);   // op_mu held
+  void Discard(Staged& s);                                // op_mu held
+  Result<std::optional<asana::Attachment>> FindLanded(const Staged& s);
+  Status SetOverlayFor(const std::string& key, const model::Overlay& overlay);
+  void MoveOverlay(const std::string& from, const std::string& to);
+  void RecoverJournal();
+  void Schedule(int64_t id, std::chrono::milliseconds delay);
+  void ProcessStaged(const std::shared_ptr<Staged>& s);
+  void WorkerLoop();
+  Status CheckWritable() const;
 
   asana::AsanaApi& api_;
   model::ContentCache& cache_;
+  model::StateDb& state_;
   Clock& clock_;
   const VfsOptions options_;
   const std::chrono::system_clock::time_point mount_time_;
 
-  // Guards nodes_, listing_in_flight_. Never held across a network call.
-  // Lock order: mu_ before handles_mu_; download_mu_ entries are taken alone.
+  // Guards nodes_, listing_in_flight_, staged_, overlays_ and the mutable
+  // fields of every Staged (rec, inos, discarded). Never held across a
+  // network call. Lock order: Staged::op_mu → mu_ → handles_mu_ → work_mu_;
+  // download_mu_ is taken alone.
   mutable std::mutex mu_;
   NodeTable nodes_;
   std::map<uint64_t, std::shared_future<Status>> listing_in_flight_;
+  std::map<int64_t, std::shared_ptr<Staged>> staged_;  // by journal id
+  std::unordered_map<std::string, model::Overlay> overlays_;
 
   std::mutex handles_mu_;  // guards files_, dirs_, next_fh_
   std::unordered_map<uint64_t, std::shared_ptr<OpenFile>> files_;
@@ -124,6 +214,13 @@ class Vfs {
 
   std::mutex download_mu_;  // guards downloads_: one mutex per gid being fetched
   std::map<std::string, std::weak_ptr<std::mutex>> downloads_;
+
+  std::mutex work_mu_;  // guards due_, attempts_, stopping_
+  std::condition_variable work_cv_;
+  std::map<int64_t, SteadyTime> due_;  // journal id → when to look at it next
+  std::map<int64_t, int> attempts_;
+  bool stopping_ = false;
+  std::thread worker_;
 };
 
 }  // namespace asanafs::vfs

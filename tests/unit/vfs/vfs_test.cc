@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "asanafs/vfs/errno.h"
+#include "../../../src/vfs/vfs_internal.h"
 #include "fake_asana.h"
 
 namespace asanafs::vfs {
@@ -22,13 +23,18 @@ using std::chrono::seconds;
 class FakeClock : public Clock {
  public:
   SteadyTime SteadyNow() const override { return steady_; }
-  SystemTime SystemNow() const override { return SystemTime(seconds(1700000000)); }
+  // Wall time moves with the steady time, from 2023-11-14.
+  SystemTime SystemNow() const override {
+    return SystemTime(seconds(1700000000)) + (steady_ - SteadyTime(seconds(1000)));
+  }
   void SleepFor(std::chrono::milliseconds d) override { steady_ += d; }
   void Advance(seconds d) { steady_ += d; }
 
  private:
   SteadyTime steady_{seconds(1000)};
 };
+
+int ErrnoOf(const Status& s) { return s.has_value() ? 0 : ToErrno(s.error()); }
 
 asana::TimePoint At(int64_t unix_seconds) { return asana::TimePoint(seconds(unix_seconds)); }
 
@@ -60,6 +66,8 @@ class VfsTest : public ::testing::Test {
     auto cache = model::ContentCache::Open(dir_ + "/cache");
     ASSERT_TRUE(cache.has_value()) << cache.error().message;
     cache_ = std::move(*cache);
+    ASSERT_EQ(mkdir((dir_ + "/staging").c_str(), 0700), 0);
+    OpenState();
 
     api_.AddWorkspace("10", "Acme");
     api_.AddProject("10", {"20", "Launch/2024", At(1600000000), std::nullopt});
@@ -85,14 +93,32 @@ class VfsTest : public ::testing::Test {
     empty.name = "empty.txt";
     api_.AddAttachment("30", empty, "");
 
-    VfsOptions options;
-    options.dir_ttl = seconds(60);
-    fs_ = std::make_unique<Vfs>(api_, *cache_, clock_, options);
+    Mount();
   }
   void TearDown() override {
     fs_.reset();
+    state_.reset();
     cache_.reset();
     std::filesystem::remove_all(dir_);
+  }
+
+  void OpenState() {
+    auto state = model::StateDb::Open(dir_ + "/state.db");
+    ASSERT_TRUE(state.has_value()) << state.error().message;
+    state_ = std::move(*state);
+  }
+
+  // (Re)creates the Vfs over the same cache and journal, like a remount.
+  void Mount(bool read_only = false) {
+    fs_.reset();
+    VfsOptions options;
+    options.dir_ttl = seconds(60);
+    options.read_only = read_only;
+    options.staging_dir = dir_ + "/staging";
+    options.recovered_dir = dir_ + "/recovered";
+    options.temp_grace = seconds(30);
+    options.start_worker = false;
+    fs_ = std::make_unique<Vfs>(api_, *cache_, *state_, clock_, options);
   }
 
   // Resolves a path from the root, one Lookup per component.
@@ -119,7 +145,7 @@ class VfsTest : public ::testing::Test {
   }
 
   std::string ReadAll(uint64_t ino) {
-    auto opened = fs_->Open(ino, O_RDONLY);
+    auto opened = fs_->Open(ino, O_RDONLY, 1);
     EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error().message);
     if (!opened) {
       return "";
@@ -142,6 +168,7 @@ class VfsTest : public ::testing::Test {
   FakeAsana api_;
   FakeClock clock_;
   std::unique_ptr<model::ContentCache> cache_;
+  std::unique_ptr<model::StateDb> state_;
   std::unique_ptr<Vfs> fs_;
 };
 
@@ -247,7 +274,7 @@ TEST_F(VfsTest, ExpiredUrlIsRefreshedOnce) {
 TEST_F(VfsTest, UrlRefusedTwiceFailsWithEacces) {
   auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
   api_.expire_downloads = 2;
-  auto opened = fs_->Open(file->ino, O_RDONLY);
+  auto opened = fs_->Open(file->ino, O_RDONLY, 1);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(ToErrno(opened.error()), EACCES);
 }
@@ -255,7 +282,7 @@ TEST_F(VfsTest, UrlRefusedTwiceFailsWithEacces) {
 TEST_F(VfsTest, FailedDownloadCachesNothing) {
   auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
   api_.FailNext("Download", MakeError(ErrorCode::kUnavailable, "connection reset"));
-  auto opened = fs_->Open(file->ino, O_RDONLY);
+  auto opened = fs_->Open(file->ino, O_RDONLY, 1);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(ToErrno(opened.error()), EIO);
   api_.ResetCalls();
@@ -289,12 +316,21 @@ TEST_F(VfsTest, ConcurrentOpensShareOneDownload) {
   EXPECT_EQ(api_.Calls("Download"), 1);
 }
 
-TEST_F(VfsTest, WritesAreRefusedWithErofs) {
+TEST_F(VfsTest, ReadOnlyMountRefusesEveryChangeWithErofs) {
+  Mount(/*read_only=*/true);
+  auto task = Walk({"Acme", "Launch∕2024", "Design"});
   auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
-  auto opened = fs_->Open(file->ino, O_WRONLY);
+  auto opened = fs_->Open(file->ino, O_WRONLY, 1);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(ToErrno(opened.error()), EROFS);
-  EXPECT_EQ(ToErrno(fs_->RefuseWrite().error()), EROFS);
+  EXPECT_EQ(ToErrno(fs_->Create(task->ino, "new.txt", 0644, O_WRONLY, 1).error()), EROFS);
+  EXPECT_EQ(ErrnoOf(fs_->Unlink(task->ino, "spec.pdf")), EROFS);
+  EXPECT_EQ(ToErrno(fs_->Mkdir(task->ino, "sub", 0755).error()), EROFS);
+  EXPECT_EQ(ErrnoOf(fs_->Rename(task->ino, "spec.pdf", task->ino, "x.pdf", 0)), EROFS);
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  EXPECT_EQ(ToErrno(fs_->SetAttr(file->ino, chmod).error()), EROFS);
+  EXPECT_EQ(api_.Calls("UploadAttachment") + api_.Calls("DeleteAttachment"), 0);
 }
 
 TEST_F(VfsTest, DirectoryOperationsOnFilesFail) {
@@ -303,7 +339,7 @@ TEST_F(VfsTest, DirectoryOperationsOnFilesFail) {
   ASSERT_FALSE(fh.has_value());
   EXPECT_EQ(ToErrno(fh.error()), ENOTDIR);
   auto dir = Walk({"Acme"});
-  auto opened = fs_->Open(dir->ino, O_RDONLY);
+  auto opened = fs_->Open(dir->ino, O_RDONLY, 1);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(ToErrno(opened.error()), EISDIR);
   EXPECT_EQ(ToErrno(fs_->GetAttr(999999).error()), ENOENT);
@@ -335,6 +371,337 @@ TEST(ErrnoTest, TableMapsEveryClassification) {
   Error io = MakeError(ErrorCode::kIo, "");
   io.sys_errno = ENOSPC;
   EXPECT_EQ(ToErrno(io), ENOSPC);
+}
+
+}  // namespace
+}  // namespace asanafs::vfs
+
+namespace asanafs::vfs {
+namespace {
+
+// The write path: staging, upload at close, overwrite, rename, recovery.
+class VfsWriteTest : public VfsTest {
+ protected:
+  uint64_t TaskIno() { return Walk({"Acme", "Launch∕2024", "Design"})->ino; }
+
+  // Creates `name` in the task, writes `content` and closes it from the
+  // opening process. Returns close()'s status.
+  Status WriteNew(uint64_t dir, const std::string& name, const std::string& content,
+                  pid_t pid = 7) {
+    auto created = fs_->Create(dir, name, 0644, O_WRONLY | O_CREAT, pid);
+    EXPECT_TRUE(created.has_value()) << (created ? "" : created.error().message);
+    if (!created) {
+      return Unexpected(created.error());
+    }
+    if (!content.empty()) {
+      EXPECT_EQ(*fs_->Write(created->fh, content.data(), content.size(), 0), content.size());
+    }
+    Status closed = fs_->Flush(created->fh, pid);
+    fs_->Release(created->fh);
+    return closed;
+  }
+
+  // The attachments of task 30 named `name`, as the fake Asana has them.
+  std::vector<asana::Attachment> Remote(const std::string& name) {
+    std::vector<asana::Attachment> out;
+    auto listed = api_.ListAttachments("30");
+    for (const auto& a : *listed) {
+      if (a.name == name) {
+        out.push_back(a);
+      }
+    }
+    return out;
+  }
+
+  std::string RemoteContent(const std::string& gid) {
+    auto att = api_.GetAttachment(gid);
+    std::string out;
+    (void)api_.Download(att->download_url, 0, 0, [&](std::string_view b) {
+      out.append(b);
+      return true;
+    });
+    return out;
+  }
+};
+
+TEST_F(VfsWriteTest, NewFileIsUploadedOnceAtCloseAndServedFromCache) {
+  uint64_t task = TaskIno();
+  api_.ResetCalls();
+  ASSERT_TRUE(WriteNew(task, "notes.txt", "hello asana").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  auto remote = Remote("notes.txt");
+  ASSERT_EQ(remote.size(), 1u);
+  EXPECT_EQ(RemoteContent(remote[0].gid), "hello asana");
+  auto entry = fs_->Lookup(task, "notes.txt");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->attr.st_size, 11);
+  api_.ResetCalls();
+  EXPECT_EQ(ReadAll(entry->ino), "hello asana");
+  EXPECT_EQ(api_.TotalCalls(), 0);  // the uploaded bytes became the cache entry
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
+}
+
+TEST_F(VfsWriteTest, EmptyNewFileLandsToo) {
+  ASSERT_TRUE(WriteNew(TaskIno(), "empty", "").has_value());
+  ASSERT_EQ(Remote("empty").size(), 1u);
+  EXPECT_EQ(Remote("empty")[0].size, 0u);
+}
+
+TEST_F(VfsWriteTest, FlushFromAnotherProcessDefersToLastRelease) {
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "a.bin", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(fs_->Write(created->fh, "xyz", 3, 0).has_value());
+  ASSERT_TRUE(fs_->Flush(created->fh, 8).has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  fs_->Release(created->fh);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(Remote("a.bin").size(), 1u);
+}
+
+TEST_F(VfsWriteTest, FailedUploadIsReportedKeptVisibleAndRetriedOnce) {
+  uint64_t task = TaskIno();
+  api_.FailNext("UploadAttachment", MakeError(ErrorCode::kUnavailable, "500 from Asana", 500));
+  Status closed = WriteNew(task, "report.csv", "a,b\n1,2\n");
+  ASSERT_FALSE(closed.has_value());
+  EXPECT_EQ(ErrnoOf(closed), EIO);
+  EXPECT_TRUE(Remote("report.csv").empty());
+  auto entry = fs_->Lookup(task, "report.csv");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(ReadAll(entry->ino), "a,b\n1,2\n");
+  EXPECT_EQ(fs_->GetUploadStats().failed, 1u);
+  clock_.Advance(seconds(2));
+  fs_->RunWorkerOnce();
+  ASSERT_EQ(Remote("report.csv").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("report.csv")[0].gid), "a,b\n1,2\n");
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 2);
+  clock_.Advance(seconds(120));
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(Remote("report.csv").size(), 1u);
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
+}
+
+TEST_F(VfsWriteTest, AmbiguousFailureThatLandedIsNotUploadedAgain) {
+  uint64_t task = TaskIno();
+  api_.FailNext("UploadAttachment", MakeError(ErrorCode::kTimeout, "deadline passed"));
+  ASSERT_FALSE(WriteNew(task, "once.txt", "12345").has_value());
+  // The timed-out request had in fact reached Asana.
+  asana::Attachment landed;
+  landed.gid = "777";
+  landed.name = "once.txt";
+  landed.created_at = At(1700000001);
+  api_.AddAttachment("30", landed, "12345");
+  clock_.Advance(seconds(2));
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(Remote("once.txt").size(), 1u);
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
+}
+
+TEST_F(VfsWriteTest, PendingUploadResumesAfterRemountExactlyOnce) {
+  uint64_t task = TaskIno();
+  api_.FailNext("UploadAttachment", MakeError(ErrorCode::kUnavailable, "connection reset"));
+  ASSERT_FALSE(WriteNew(task, "survivor.txt", "still here").has_value());
+  Mount();  // as after a crash: the journal and the staged file are on disk
+  auto again = Walk({"Acme", "Launch∕2024", "Design", "survivor.txt"});
+  ASSERT_TRUE(again.has_value());  // visible before it lands
+  EXPECT_EQ(ReadAll(again->ino), "still here");
+  fs_->RunWorkerOnce();
+  ASSERT_EQ(Remote("survivor.txt").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("survivor.txt")[0].gid), "still here");
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 2);
+}
+
+TEST_F(VfsWriteTest, FileStillOpenAtCrashIsKeptButNeverPublished) {
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "half.txt", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(fs_->Write(created->fh, "partial", 7, 0).has_value());
+  Mount();  // crash before close
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  EXPECT_FALSE(fs_->Lookup(TaskIno(), "half.txt").has_value());
+  bool kept = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/recovered")) {
+    kept |= e.path().filename().string().find("half.txt") != std::string::npos;
+  }
+  EXPECT_TRUE(kept);
+}
+
+TEST_F(VfsWriteTest, OverwriteUploadsNewThenDeletesOldAndOldReadersKeepOldBytes) {
+  uint64_t task = TaskIno();
+  auto old_entry = fs_->Lookup(task, "spec.pdf");
+  auto reader = fs_->Open(old_entry->ino, O_RDONLY, 3);
+  ASSERT_TRUE(reader.has_value());
+  api_.ResetCalls();
+  auto writer = fs_->Open(old_entry->ino, O_WRONLY | O_TRUNC, 9);
+  ASSERT_TRUE(writer.has_value());
+  ASSERT_TRUE(fs_->Write(writer->fh, "NEW", 3, 0).has_value());
+  ASSERT_TRUE(fs_->Flush(writer->fh, 9).has_value());
+  fs_->Release(writer->fh);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(api_.Calls("DeleteAttachment"), 1);
+  EXPECT_FALSE(api_.GetAttachment("50").has_value());
+  char buf[32];
+  auto n = fs_->Read(reader->fh, buf, sizeof buf, 0);
+  EXPECT_EQ(std::string(buf, *n), "PDF-CONTENT-1");
+  fs_->Release(reader->fh);
+  auto now = fs_->Lookup(task, "spec.pdf");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(ReadAll(now->ino), "NEW");
+}
+
+TEST_F(VfsWriteTest, WritePastOneHundredMibFailsWithEfbigAndUploadsNothing) {
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "huge.bin", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  char byte = 'x';
+  ASSERT_TRUE(fs_->Write(created->fh, &byte, 1, kMaxFileBytes - 1).has_value());
+  auto over = fs_->Write(created->fh, &byte, 1, kMaxFileBytes);
+  ASSERT_FALSE(over.has_value());
+  EXPECT_EQ(ToErrno(over.error()), EFBIG);
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "huge.bin")), 0);
+  fs_->Release(created->fh);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+}
+
+TEST_F(VfsWriteTest, RsyncTemporaryFileCostsOneUploadAtRename) {
+  uint64_t task = TaskIno();
+  ASSERT_TRUE(WriteNew(task, ".data.csv.Ab12Cd", "1,2,3").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  SetAttrRequest times;
+  times.mtime = timespec{1234567890, 0};
+  auto tmp = fs_->Lookup(task, ".data.csv.Ab12Cd");
+  ASSERT_TRUE(fs_->SetAttr(tmp->ino, times).has_value());
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, ".data.csv.Ab12Cd", task, "data.csv", 0)), 0);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  ASSERT_EQ(Remote("data.csv").size(), 1u);
+  EXPECT_TRUE(Remote(".data.csv.Ab12Cd").empty());
+  auto final_entry = fs_->Lookup(task, "data.csv");
+  EXPECT_EQ(final_entry->attr.st_mtim.tv_sec, 1234567890);  // rsync's mtime survives
+}
+
+TEST_F(VfsWriteTest, RenameUploadFailureIsReportedByRenameAndDataKept) {
+  uint64_t task = TaskIno();
+  ASSERT_TRUE(WriteNew(task, ".x.txt.Zz9Yy8", "keep me").has_value());
+  api_.FailNext("UploadAttachment", MakeError(ErrorCode::kUnavailable, "503", 503));
+  EXPECT_EQ(ErrnoOf(fs_->Rename(task, ".x.txt.Zz9Yy8", task, "x.txt", 0)), EIO);
+  auto kept = fs_->Lookup(task, "x.txt");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(ReadAll(kept->ino), "keep me");
+  clock_.Advance(seconds(5));
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(Remote("x.txt").size(), 1u);
+}
+
+TEST_F(VfsWriteTest, TemporaryFileNeverRenamedIsUploadedAfterGrace) {
+  ASSERT_TRUE(WriteNew(TaskIno(), ".lost.bin.Qq1Ww2", "orphan").has_value());
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  clock_.Advance(seconds(31));
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(Remote(".lost.bin.Qq1Ww2").size(), 1u);
+}
+
+TEST_F(VfsWriteTest, RenameOfLandedFileIsUploadThenDelete) {
+  uint64_t task = TaskIno();
+  auto sub = Walk({"Acme", "Launch∕2024", "Design", "Sub"});
+  ASSERT_TRUE(sub.has_value());
+  List(sub->ino);
+  api_.ResetCalls();
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "spec.pdf", sub->ino, "moved.pdf", 0)), 0);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(api_.Calls("DeleteAttachment"), 1);
+  EXPECT_FALSE(api_.GetAttachment("50").has_value());
+  EXPECT_FALSE(fs_->Lookup(task, "spec.pdf").has_value() &&
+               fs_->Lookup(task, "spec.pdf")->attr.st_size == 13);
+  auto moved = fs_->Lookup(sub->ino, "moved.pdf");
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(ReadAll(moved->ino), "PDF-CONTENT-1");
+}
+
+TEST_F(VfsWriteTest, RenameOntoExistingNameReplacesIt) {
+  uint64_t task = TaskIno();
+  ASSERT_TRUE(WriteNew(task, "a.txt", "AAA").has_value());
+  ASSERT_TRUE(WriteNew(task, "b.txt", "BBB").has_value());
+  std::string old_b = Remote("b.txt")[0].gid;
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "a.txt", task, "b.txt", 0)), 0);
+  EXPECT_FALSE(api_.GetAttachment(old_b).has_value());
+  ASSERT_EQ(Remote("b.txt").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("b.txt")[0].gid), "AAA");
+  EXPECT_TRUE(Remote("a.txt").empty());
+  EXPECT_EQ(ErrnoOf(fs_->Rename(task, "b.txt", task, "empty.txt", 1 /*RENAME_NOREPLACE*/)),
+            EEXIST);
+}
+
+TEST_F(VfsWriteTest, UnlinkDeletesAndUnlinkOfStagedUploadsNothing) {
+  uint64_t task = TaskIno();
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "spec.pdf")), 0);
+  EXPECT_FALSE(api_.GetAttachment("50").has_value());
+  EXPECT_EQ(ErrnoOf(fs_->Unlink(task, "spec.pdf")), ENOENT);
+  auto created = fs_->Create(task, "draft.txt", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(fs_->Write(created->fh, "x", 1, 0).has_value());
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "draft.txt")), 0);
+  fs_->Release(created->fh);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+}
+
+TEST_F(VfsWriteTest, MkdirMakesTasksAndSubtasksRmdirIsRefused) {
+  auto project = Walk({"Acme", "Launch∕2024"});
+  auto made = fs_->Mkdir(project->ino, "New task", 0755);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_TRUE(S_ISDIR(made->attr.st_mode));
+  EXPECT_EQ(api_.Calls("CreateTask"), 1);
+  auto sub = fs_->Mkdir(made->ino, "Child", 0755);
+  ASSERT_TRUE(sub.has_value());
+  EXPECT_EQ(api_.Calls("CreateSubtask"), 1);
+  api_.ResetCalls();
+  EXPECT_EQ(List(sub->ino).size(), 2u);  // a new task is known to be empty
+  EXPECT_EQ(api_.TotalCalls(), 0);
+  ASSERT_TRUE(WriteNew(sub->ino, "f.txt", "in a new subtask").has_value());
+  EXPECT_EQ(ErrnoOf(fs_->Rmdir(project->ino, "New task")), EPERM);
+  EXPECT_EQ(ErrnoOf(fs_->Rename(project->ino, "New task", project->ino, "Renamed", 0)), EPERM);
+  EXPECT_EQ(ToErrno(fs_->Mkdir(1, "Workspace", 0755).error()), EPERM);
+  EXPECT_EQ(ToErrno(fs_->Create(project->ino, "f.txt", 0644, O_WRONLY, 1).error()), EPERM);
+  EXPECT_EQ(ErrnoOf(fs_->RefuseUnsupported("symlink")), EPERM);
+}
+
+TEST_F(VfsWriteTest, AttributesSetLocallyPersistAcrossRemount) {
+  uint64_t task = TaskIno();
+  auto file = fs_->Lookup(task, "spec.pdf");
+  SetAttrRequest req;
+  req.mode = 0600;
+  req.mtime = timespec{1111111111, 5};
+  auto st = fs_->SetAttr(file->ino, req);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->st_mode & 07777, 0600u);
+  Mount();
+  auto again = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
+  EXPECT_EQ(again->attr.st_mode & 07777, 0600u);
+  EXPECT_EQ(again->attr.st_mtim.tv_sec, 1111111111);
+  EXPECT_EQ(again->attr.st_mtim.tv_nsec, 5);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+}
+
+TEST_F(VfsWriteTest, TruncateOfLandedFileUploadsTheShorterVersion) {
+  uint64_t task = TaskIno();
+  auto file = fs_->Lookup(task, "spec.pdf");
+  SetAttrRequest req;
+  req.size = 3;
+  ASSERT_TRUE(fs_->SetAttr(file->ino, req).has_value());
+  ASSERT_EQ(Remote("spec.pdf").size(), 2u);  // the other same-named file stays
+  EXPECT_FALSE(api_.GetAttachment("50").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+}
+
+TEST(TemporaryNameTest, RecognisesRsyncPattern) {
+  EXPECT_TRUE(IsTemporaryName(".data.csv.Ab12Cd"));
+  EXPECT_TRUE(IsTemporaryName(".a.XXXXXX"));
+  EXPECT_FALSE(IsTemporaryName("data.csv"));
+  EXPECT_FALSE(IsTemporaryName(".bashrc"));
+  EXPECT_FALSE(IsTemporaryName("..Ab12Cd"));
+  EXPECT_FALSE(IsTemporaryName(".a.b-c_d!"));
 }
 
 }  // namespace

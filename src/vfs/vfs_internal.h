@@ -1,0 +1,74 @@
+// vfs/vfs_internal: the private records shared by vfs.cc (read side) and
+// vfs_write.cc (write side). Not a public header.
+#ifndef ASANAFS_SRC_VFS_VFS_INTERNAL_H_
+#define ASANAFS_SRC_VFS_VFS_INTERNAL_H_
+
+#include <string>
+#include <vector>
+
+#include "asanafs/util/unique_fd.h"
+#include "asanafs/vfs/vfs.h"
+
+namespace asanafs::vfs {
+
+// One child as a listing reports it, before names are assigned.
+struct Vfs::ChildSpec {
+  NodeKind kind;
+  std::string gid;
+  std::string raw_name;
+  std::optional<asana::TimePoint> created_at;
+  std::optional<asana::TimePoint> modified_at;
+  uint64_t size = 0;
+  std::string link_text;
+};
+
+// A file written through the mount and not yet (fully) landed in Asana.
+struct Vfs::Staged {
+  std::mutex op_mu;  // serialises writes, uploads and renames of this file
+  // Guarded by Vfs::mu_:
+  model::UploadRecord rec;
+  std::vector<uint64_t> inos;  // nodes showing it (one per path)
+  bool discarded = false;      // unlinked: never upload
+  bool check_remote = false;   // an attempt may have landed: look before re-sending
+  // Guarded by op_mu:
+  std::string path;  // the staging file
+  UniqueFd fd;       // read-write
+  int writers = 0;   // open write handles
+  bool dirty = false;
+  bool finished = false;  // landed or discarded: never written or uploaded again
+
+  std::string Key() const { return "staged:" + std::to_string(rec.id); }
+};
+
+struct Vfs::OpenFile {
+  uint64_t ino = 0;
+  pid_t open_pid = 0;
+  bool writable = false;
+  UniqueFd fd;                    // cached or staged content for reading
+  std::shared_ptr<Staged> staged;  // set once a writable handle has staged the file
+  std::string inline_data;         // .url stubs
+  bool is_inline = false;
+};
+
+struct Vfs::DirSnapshot {
+  struct Item {
+    std::string name;
+    struct stat st;
+  };
+  std::vector<Item> items;  // ".", ".." then the children in name order
+};
+
+// Helpers shared by both halves.
+struct timespec ToTimespec(std::chrono::system_clock::time_point t);
+void SetTimes(struct stat* st, std::chrono::system_clock::time_point t);
+Error SysError(const std::string& what);
+bool WriteAll(int fd, std::string_view data);
+// The journal keeps the gids a staged file replaces as "gid,gid".
+std::vector<std::string> SplitGids(const std::string& joined);
+std::string JoinGids(const std::vector<std::string>& gids);
+// rsync's temporary names: ".<name>.<6 letters or digits>".
+bool IsTemporaryName(std::string_view name);
+
+}  // namespace asanafs::vfs
+
+#endif  // ASANAFS_SRC_VFS_VFS_INTERNAL_H_
