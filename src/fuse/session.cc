@@ -24,7 +24,10 @@ Result<CommandLine> ParseCommandLine(fuse_args* args) {
   cmd.show_help = opts.show_help != 0;
   cmd.show_version = opts.show_version != 0;
   cmd.max_idle_threads = opts.max_idle_threads;
-  cmd.max_threads = opts.max_threads;
+  // libfuse leaves max_threads at UINT_MAX unless -o max_threads= was given.
+  if (opts.max_threads > 0 && opts.max_threads <= 1000) {
+    cmd.max_threads = opts.max_threads;
+  }
   return cmd;
 }
 

@@ -44,6 +44,7 @@ struct Vfs::OpenFile {
   uint64_t ino = 0;
   pid_t open_pid = 0;
   bool writable = false;
+  bool wrote = false;  // write() was called through this handle
   UniqueFd fd;                    // cached or staged content for reading
   std::shared_ptr<Staged> staged;  // set once a writable handle has staged the file
   std::string inline_data;         // .url stubs

@@ -303,6 +303,7 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
       done += static_cast<size_t>(n);
     }
     s->dirty = true;
+    file->wrote = true;
     std::lock_guard<std::mutex> lock(mu_);
     for (uint64_t ino : s->inos) {
       if (Node* node = nodes_.Get(ino)) {
@@ -528,7 +529,11 @@ void Vfs::Discard(Staged& s) {
 
 Status Vfs::Flush(uint64_t fh, pid_t pid) {
   std::shared_ptr<OpenFile> file = FindFile(fh);
-  if (file == nullptr || !file->writable || file->staged == nullptr || file->open_pid != pid) {
+  // Only the opener's close uploads, and only after it wrote: a shell's
+  // `cmd > f` closes its first descriptor (after dup2) before anything is
+  // written. Files closed unwritten (touch, `> f`) upload at the last release.
+  if (file == nullptr || !file->writable || file->staged == nullptr || file->open_pid != pid ||
+      !file->wrote) {
     return OkStatus();
   }
   std::lock_guard<std::mutex> op(file->staged->op_mu);

@@ -22,6 +22,9 @@ namespace asanafs::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// `HttpRequest::range->second` value meaning "to the end" (Range: bytes=N-).
+inline constexpr uint64_t kRangeToEnd = UINT64_MAX;
+
 // One part of a multipart/form-data body. Either `value` (a plain field) or
 // `file_path` (streamed from disk, sent with `filename` and `content_type`).
 struct MultipartPart {
@@ -43,20 +46,31 @@ struct HttpRequest {
   // When set, body bytes of a 2xx reply go here instead of HttpResponse::body;
   // returning false aborts the transfer. Error replies are always buffered.
   std::function<bool(std::string_view)> on_body;
-  std::chrono::milliseconds timeout{30000};          // whole request deadline
+  // When set (with on_body), called once per 2xx reply with its status and
+  // headers, before any of its body bytes go to on_body, so a sink can tell
+  // 200 from 206; returning false aborts the transfer. Send fails with
+  // ErrorCode::kIo when either callback aborted it.
+  std::function<bool(int status, const Headers& headers)> on_response;
+  std::chrono::milliseconds timeout{30000};  // whole request deadline
   std::chrono::milliseconds connect_timeout{10000};
   bool idempotent = true;  // false: never re-sent after bytes may have reached the server
 };
 
 struct HttpResponse {
   int status = 0;
-  Headers headers;     // names as received
-  std::string body;    // empty when on_body consumed it
+  Headers headers;          // names as received
+  std::string body;         // empty when on_body consumed it
   uint64_t body_bytes = 0;  // bytes received (buffered or given to on_body)
 
   // Returns the first header named `name` (case-insensitive), or "".
   std::string Header(std::string_view name) const;
 };
+
+// True when `e` (a Send error) happened before any byte of the request could
+// have reached the server (DNS failure, connection refused): then even a
+// non-idempotent request may be re-sent. Transports mark such errors with
+// sys_errno == ECONNREFUSED.
+bool RequestNotSent(const Error& e);
 
 class HttpTransport {
  public:

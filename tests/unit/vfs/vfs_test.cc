@@ -447,6 +447,21 @@ TEST_F(VfsWriteTest, EmptyNewFileLandsToo) {
   EXPECT_EQ(Remote("empty")[0].size, 0u);
 }
 
+TEST_F(VfsWriteTest, ShellRedirectionCostsOneUpload) {
+  // bash: open, dup2 to stdout, close the first descriptor, write, close.
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "out.txt", 0644, O_WRONLY | O_CREAT | O_TRUNC, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(fs_->Flush(created->fh, 7).has_value());
+  ASSERT_TRUE(fs_->Write(created->fh, "hi\n", 3, 0).has_value());
+  ASSERT_TRUE(fs_->Flush(created->fh, 7).has_value());
+  fs_->Release(created->fh);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  EXPECT_EQ(api_.Calls("DeleteAttachment"), 0);
+  ASSERT_EQ(Remote("out.txt").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("out.txt")[0].gid), "hi\n");
+}
+
 TEST_F(VfsWriteTest, FlushFromAnotherProcessDefersToLastRelease) {
   uint64_t task = TaskIno();
   auto created = fs_->Create(task, "a.bin", 0644, O_WRONLY | O_CREAT, 7);
