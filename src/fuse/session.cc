@@ -23,8 +23,11 @@ Result<CommandLine> ParseCommandLine(fuse_args* args) {
   cmd.single_thread = opts.singlethread != 0;
   cmd.show_help = opts.show_help != 0;
   cmd.show_version = opts.show_version != 0;
-  cmd.max_idle_threads = opts.max_idle_threads;
-  // libfuse leaves max_threads at UINT_MAX unless -o max_threads= was given.
+  // libfuse leaves both at UINT_MAX ("unset") unless -o max_threads= or
+  // -o max_idle_threads= was given; passing that on makes it complain.
+  if (opts.max_idle_threads > 0 && opts.max_idle_threads <= 1000) {
+    cmd.max_idle_threads = opts.max_idle_threads;
+  }
   if (opts.max_threads > 0 && opts.max_threads <= 1000) {
     cmd.max_threads = opts.max_threads;
   }
