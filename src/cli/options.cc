@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -14,18 +15,21 @@
 namespace asanafs::cli {
 namespace {
 
+constexpr int kUnset = INT_MIN;
+
 // fuse_opt fills C strings and ints; Options is built from this afterwards.
 struct RawOptions {
   char* token_file = nullptr;
   char* api_url = nullptr;
   char* cache_dir = nullptr;
   char* log_level = nullptr;
-  int dir_ttl_s = -1;
-  int timeout_s = -1;
+  // kUnset marks an option not given (any int a user can type is a value).
+  int dir_ttl_s = kUnset;
+  int timeout_s = kUnset;
   int redact = 0;
   int token_given = 0;
   int read_only = 0;
-  int temp_grace_s = -1;
+  int temp_grace_s = kUnset;
 };
 
 enum Key { kKeyToken = 1, kKeyReadOnly = 2 };
@@ -96,19 +100,19 @@ Result<Options> ParseOptions(fuse_args* args) {
   o.redact = raw.redact != 0;
   o.token_on_command_line = raw.token_given != 0;
   o.read_only = raw.read_only != 0;
-  if (raw.temp_grace_s != -1) {
+  if (raw.temp_grace_s != kUnset) {
     if (raw.temp_grace_s < 0) {
       return UsageError("temp_grace must be 0 or more seconds");
     }
     o.temp_grace_s = raw.temp_grace_s;
   }
-  if (raw.dir_ttl_s != -1) {
+  if (raw.dir_ttl_s != kUnset) {
     if (raw.dir_ttl_s < 0) {
       return UsageError("dir_ttl must be 0 or more seconds");
     }
     o.dir_ttl_s = raw.dir_ttl_s;
   }
-  if (raw.timeout_s != -1) {
+  if (raw.timeout_s != kUnset) {
     if (raw.timeout_s < 1) {
       return UsageError("timeout must be at least 1 second");
     }

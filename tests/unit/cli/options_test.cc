@@ -74,6 +74,8 @@ TEST(OptionsTest, DefaultsApply) {
 TEST(OptionsTest, BadNumbersAreUsageErrors) {
   EXPECT_FALSE(Parse({"asanafs", "-o", "timeout=0", "/mnt"}).options.has_value());
   EXPECT_FALSE(Parse({"asanafs", "-o", "dir_ttl=-3", "/mnt"}).options.has_value());
+  EXPECT_FALSE(Parse({"asanafs", "-o", "timeout=-1", "/mnt"}).options.has_value());
+  EXPECT_FALSE(Parse({"asanafs", "-o", "dir_ttl=-1", "/mnt"}).options.has_value());
 }
 
 TEST(OptionsTest, TokenOnTheCommandLineIsRefusedAndNotPassedOn) {
