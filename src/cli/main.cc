@@ -35,6 +35,20 @@ struct ArgsGuard {
   ~ArgsGuard() { fuse_opt_free_args(&args); }
 };
 
+// Returns the last argument that is not an option or an option's value.
+std::string LastPositional(const fuse_args& args) {
+  std::string last;
+  for (int i = 1; i < args.argc; ++i) {
+    std::string a = args.argv[i];
+    if (a == "-o") {
+      ++i;
+    } else if (!a.empty() && a[0] != '-') {
+      last = a;
+    }
+  }
+  return last;
+}
+
 // Checks the token with GET /users/me before mounting, so a bad token or an
 // unreachable API is reported on the terminal instead of as EIO later.
 int CheckToken(asana::AsanaApi& api, const std::string& api_url) {
@@ -63,6 +77,10 @@ int Run(int argc, char** argv) {
   }
   auto cmd = fuse::ParseCommandLine(&guard.args);
   if (!cmd) {
+    // libfuse also rejects a mountpoint that does not exist: that is exit 4.
+    if (std::string mp = LastPositional(guard.args); !mp.empty() && ::access(mp.c_str(), F_OK) != 0) {
+      return Fail(ExitCode::kMountFailed, "cannot mount on " + mp + ": " + std::strerror(errno));
+    }
     return Fail(ExitCode::kUsage, "invalid command line; see asanafs --help");
   }
   if (cmd->show_help) {

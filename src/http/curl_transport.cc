@@ -5,11 +5,15 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "asanafs/http/url.h"
+#include "asanafs/util/log.h"
 
 #ifndef ASANAFS_VERSION
 #define ASANAFS_VERSION "dev"
@@ -383,6 +387,25 @@ CurlTransport::CurlTransport(CurlTransportOptions options) {
 CurlTransport::~CurlTransport() = default;
 
 Result<HttpResponse> CurlTransport::Send(const HttpRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<HttpResponse> result = SendOnce(req);
+  if (GetLogLevel() <= LogLevel::kDebug) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    // Method and path only: the query may hold a signature, headers the token.
+    const std::string what = req.method + " " + UrlPathForLog(req.url);
+    if (result.has_value()) {
+      LOG(DEBUG) << "HTTP " << what << " → " << result->status << " (" << result->body_bytes
+                 << " bytes, " << ms << " ms)";
+    } else {
+      LOG(DEBUG) << "HTTP " << what << " failed after " << ms << " ms: " << result.error().message;
+    }
+  }
+  return result;
+}
+
+Result<HttpResponse> CurlTransport::SendOnce(const HttpRequest& req) {
   if (g_curl_init_rc != CURLE_OK || !impl_->share) {
     return MakeError(ErrorCode::kInternal, "libcurl failed to initialise");
   }

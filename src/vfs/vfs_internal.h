@@ -36,6 +36,7 @@ struct Vfs::Staged {
   int writers = 0;   // open write handles
   bool dirty = false;
   bool finished = false;  // landed or discarded: never written or uploaded again
+  bool too_large = false;  // a write past 100 MiB failed: never uploaded
 
   std::string Key() const { return "staged:" + std::to_string(rec.id); }
 };

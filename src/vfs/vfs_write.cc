@@ -274,7 +274,13 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
   }
   const uint64_t end = static_cast<uint64_t>(offset) + size;
   if (end > kMaxFileBytes) {
-    return MakeError(ErrorCode::kTooLarge, "Asana attachments hold at most 100 MiB (104857600 bytes)");
+    // What was written so far is not what the user meant: never publish it.
+    if (file->staged != nullptr) {
+      std::lock_guard<std::mutex> op(file->staged->op_mu);
+      file->staged->too_large = true;
+    }
+    return MakeError(ErrorCode::kTooLarge,
+                     "Asana attachments hold at most 100 MiB (104857600 bytes)");
   }
   for (;;) {
     std::shared_ptr<Staged> s = file->staged;
@@ -324,6 +330,10 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
 Status Vfs::UploadIfDirty(Staged& s) {
   if (s.finished) {
     return OkStatus();
+  }
+  if (s.too_large) {
+    return MakeError(ErrorCode::kTooLarge,
+                     "a write past 100 MiB failed earlier: the file is not uploaded");
   }
   model::UploadRecord rec;
   {
@@ -566,6 +576,30 @@ void Vfs::Release(uint64_t fh) {
   Staged& s = *file->staged;
   std::lock_guard<std::mutex> op(s.op_mu);
   s.writers--;
+  if (s.writers == 0 && s.too_large && !s.finished) {
+    // Roll back: the new file disappears, an overwritten one shows its old
+    // version again (it was never deleted).
+    LOG(WARN) << "dropping " << Redacted{s.rec.name} << ": a write past 100 MiB failed";
+    std::vector<uint64_t> inos;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      inos = s.inos;
+    }
+    Discard(s);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint64_t ino : inos) {
+      Node* node = nodes_.Get(ino);
+      Node* dir = node != nullptr ? nodes_.Get(node->parent) : nullptr;
+      if (dir != nullptr) {
+        if (auto it = dir->children.find(node->name);
+            it != dir->children.end() && it->second == ino) {
+          dir->children.erase(it);
+        }
+        dir->listed = false;  // the next access lists it again
+      }
+    }
+    return;
+  }
   if (s.writers == 0 && s.dirty) {
     // Nobody can report an error from here; the worker keeps retrying.
     (void)UploadIfDirty(s);
@@ -702,31 +736,45 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
 
   if (s != nullptr) {
     std::lock_guard<std::mutex> op(s->op_mu);
+    model::UploadRecord rec;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rec = s->rec;
+    }
+    std::vector<std::string> replaced = SplitGids(rec.replaces_gid);
+    replaced.insert(replaced.end(), extra_replaced.begin(), extra_replaced.end());
     if (target_staged != nullptr && !target_staged->finished) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& g : SplitGids(target_staged->rec.replaces_gid)) {
-          extra_replaced.push_back(g);
-        }
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& g : SplitGids(target_staged->rec.replaces_gid)) {
+        replaced.push_back(g);
       }
+    }
+    std::optional<asana::Attachment> landed;
+    if (rec.state == model::UploadState::kDeferred) {
+      // rsync's temporary file reached its final name: this is its one upload.
+      // If it fails, rename() reports it and nothing changes.
+      auto att = api_.UploadAttachment(dst_task, std::string(new_name), s->path);
+      if (!att.has_value()) {
+        LOG(WARN) << "upload of " << Redacted{new_name} << " to task " << dst_task
+                  << " failed: " << att.error().message << "; the rename did not happen";
+        return Unexpected(att.error());
+      }
+      landed = *att;
+    }
+    if (target_staged != nullptr && !target_staged->finished) {
       Discard(*target_staged);
     }
-    model::UploadRecord rec;
     {
       std::lock_guard<std::mutex> lock(mu_);
       s->rec.task_gid = dst_task;
       s->rec.name = std::string(new_name);
-      std::vector<std::string> replaced = SplitGids(s->rec.replaces_gid);
-      replaced.insert(replaced.end(), extra_replaced.begin(), extra_replaced.end());
       s->rec.replaces_gid = JoinGids(replaced);
       move_node(s->Key());
       rec = s->rec;
     }
     RETURN_IF_ERROR(state_.UpdateUpload(rec));
-    if (rec.state == model::UploadState::kDeferred) {
-      // rsync's temporary file reached its final name: this is its one upload,
-      // and its failure is rename()'s to report.
-      return UploadNow(*s);
+    if (landed) {
+      return Land(*s, *landed);
     }
     return OkStatus();
   }

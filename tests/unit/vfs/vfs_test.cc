@@ -596,17 +596,32 @@ TEST_F(VfsWriteTest, RsyncTemporaryFileCostsOneUploadAtRename) {
   EXPECT_EQ(final_entry->attr.st_mtim.tv_sec, 1234567890);  // rsync's mtime survives
 }
 
-TEST_F(VfsWriteTest, RenameUploadFailureIsReportedByRenameAndDataKept) {
+TEST_F(VfsWriteTest, RenameUploadFailureIsReportedByRenameAndChangesNothing) {
   uint64_t task = TaskIno();
   ASSERT_TRUE(WriteNew(task, ".x.txt.Zz9Yy8", "keep me").has_value());
   api_.FailNext("UploadAttachment", MakeError(ErrorCode::kUnavailable, "503", 503));
   EXPECT_EQ(ErrnoOf(fs_->Rename(task, ".x.txt.Zz9Yy8", task, "x.txt", 0)), EIO);
-  auto kept = fs_->Lookup(task, "x.txt");
+  EXPECT_FALSE(fs_->Lookup(task, "x.txt").has_value());
+  auto kept = fs_->Lookup(task, ".x.txt.Zz9Yy8");
   ASSERT_TRUE(kept.has_value());
   EXPECT_EQ(ReadAll(kept->ino), "keep me");
-  clock_.Advance(seconds(5));
-  fs_->RunWorkerOnce();
+  EXPECT_TRUE(Remote("x.txt").empty());
+  // A retried rename (rsync's next run) lands it once.
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, ".x.txt.Zz9Yy8", task, "x.txt", 0)), 0);
   EXPECT_EQ(Remote("x.txt").size(), 1u);
+}
+
+TEST_F(VfsWriteTest, WritePastLimitDropsTheFileAtClose) {
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "big.bin", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(fs_->Write(created->fh, "abc", 3, 0).has_value());
+  char byte = 'x';
+  ASSERT_FALSE(fs_->Write(created->fh, &byte, 1, kMaxFileBytes).has_value());
+  EXPECT_EQ(ErrnoOf(fs_->Flush(created->fh, 7)), EFBIG);
+  fs_->Release(created->fh);
+  EXPECT_FALSE(fs_->Lookup(task, "big.bin").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
 }
 
 TEST_F(VfsWriteTest, TemporaryFileNeverRenamedIsUploadedAfterGrace) {
