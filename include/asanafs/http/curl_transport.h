@@ -1,6 +1,6 @@
 // http/curl_transport: HttpTransport over libcurl. Layer: http.
 //
-// <curl/curl.h> is included only by src/http/curl_transport.cc; this header
+// libcurl's header is included only by src/http/curl_transport.cc; this header
 // keeps curl out of every other translation unit (pimpl).
 //
 // Thread-safe: FUSE threads call Send() concurrently. Each call borrows an easy
@@ -56,10 +56,13 @@ class CurlTransport : public HttpTransport {
   // on_response aborted, kInvalidArgument for a malformed request (e.g. a
   // header value with CR/LF), kBadResponse for an oversized buffered body.
   // Messages name the curl error, never headers or the URL's query string.
+  // At log level debug, logs one line per request (method, path, status).
   // `req.timeout` <= 0 means no total deadline (the stall limit still applies).
   Result<HttpResponse> Send(const HttpRequest& req) override;
 
  private:
+  Result<HttpResponse> SendOnce(const HttpRequest& req);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
