@@ -25,7 +25,8 @@ void ReplyError(fuse_req_t req, const char* op, const Error& error) {
   int err = vfs::ToErrno(error);
   if (err == ENOENT) {
     LOG(DEBUG) << op << " failed with " << std::strerror(err) << ": " << error.message;
-  } else if (err == EROFS || err == EISDIR || err == ENOTDIR || err == EPERM) {
+  } else if (err == EROFS || err == EISDIR || err == ENOTDIR || err == EPERM || err == EEXIST ||
+             err == EFBIG) {
     LOG(INFO) << op << " refused with errno " << err << " (" << std::strerror(err)
               << "): " << error.message;
   } else {

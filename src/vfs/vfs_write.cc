@@ -277,6 +277,11 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
     // What was written so far is not what the user meant: never publish it.
     if (file->staged != nullptr) {
       std::lock_guard<std::mutex> op(file->staged->op_mu);
+      if (!file->staged->too_large) {
+        LOG(WARN) << "write failed with errno 27 (File too large): "
+                  << Redacted{file->staged->rec.name}
+                  << " would pass Asana's 100 MiB limit; it will not be uploaded";
+      }
       file->staged->too_large = true;
     }
     return MakeError(ErrorCode::kTooLarge,
@@ -579,7 +584,7 @@ void Vfs::Release(uint64_t fh) {
   if (s.writers == 0 && s.too_large && !s.finished) {
     // Roll back: the new file disappears, an overwritten one shows its old
     // version again (it was never deleted).
-    LOG(WARN) << "dropping " << Redacted{s.rec.name} << ": a write past 100 MiB failed";
+    LOG(INFO) << "dropping " << Redacted{s.rec.name} << ": a write past 100 MiB failed";
     std::vector<uint64_t> inos;
     {
       std::lock_guard<std::mutex> lock(mu_);
