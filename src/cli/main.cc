@@ -134,13 +134,10 @@ int Run(int argc, char** argv) {
   client_options.api_url = options->api_url;
   client_options.token = *token;
   client_options.request_timeout = std::chrono::seconds(options->timeout_s);
-  {
-    asana::AsanaClient startup_client(curl, client_options);  // no retries: fail fast
-    if (int rc = CheckToken(startup_client, options->api_url); rc != 0) {
-      return rc;
-    }
-  }
-  http::RetryingTransport retrying(curl, clock);
+  http::RetryOptions retry_options;
+  // A call's retries end within the same deadline as one request would.
+  retry_options.total_deadline = std::chrono::seconds(options->timeout_s);
+  http::RetryingTransport retrying(curl, clock, retry_options);
   asana::AsanaClient client(retrying, client_options);
 
   vfs::VfsOptions vfs_options;
@@ -155,9 +152,16 @@ int Run(int argc, char** argv) {
   vfs_options.start_worker = false;
   vfs::Vfs fs(client, **cache, **state, clock, vfs_options);
 
+  // libfuse validates the remaining mount options here, before any request.
   auto session = fuse::FuseSession::Create(&guard.args, &fs);
   if (!session) {
     return Fail(ExitCode::kUsage, session.error().message);
+  }
+  {
+    asana::AsanaClient startup_client(curl, client_options);  // no retries: fail fast
+    if (int rc = CheckToken(startup_client, options->api_url); rc != 0) {
+      return rc;
+    }
   }
   if (auto mounted = (*session)->Mount(cmd->mountpoint); !mounted) {
     return Fail(ExitCode::kMountFailed, mounted.error().message);
