@@ -64,7 +64,8 @@ Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state
       state_(state),
       clock_(clock),
       options_(std::move(options)),
-      mount_time_(clock.SystemNow()) {
+      mount_time_(clock.SystemNow()),
+      fetch_pool_(options_.fetch_threads) {
   Node* root = nodes_.Get(NodeTable::kRootIno);
   root->st.st_ino = NodeTable::kRootIno;
   root->st.st_mode = options_.read_only ? (S_IFDIR | 0555) : kDirMode;
@@ -467,6 +468,26 @@ Result<UniqueFd> Vfs::FetchContent(const std::string& gid, uint64_t size) {
   return fd;
 }
 
+Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint64_t size) {
+  {
+    std::lock_guard<std::mutex> lock(remotes_mu_);
+    if (auto existing = remotes_[gid].lock()) {
+      return existing;
+    }
+  }
+  // A fresh download URL at every open (they expire after about two minutes);
+  // this also tells ENOENT before the first read.
+  ASSIGN_OR_RETURN(asana::Attachment att, api_.GetAttachment(gid));
+  ASSIGN_OR_RETURN(auto remote, RemoteFile::Create(api_, cache_, clock_, fetch_pool_, att,
+                                                   att.size.value_or(size), options_.reader));
+  std::lock_guard<std::mutex> lock(remotes_mu_);
+  if (auto raced = remotes_[gid].lock()) {
+    return raced;  // another opener won: share its fetches
+  }
+  remotes_[gid] = remote;
+  return remote;
+}
+
 std::shared_ptr<Vfs::OpenFile> Vfs::FindFile(uint64_t fh) {
   std::lock_guard<std::mutex> lock(handles_mu_);
   auto it = files_.find(fh);
@@ -547,10 +568,12 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
     // Staged content changes: the kernel must not keep stale pages.
     return OpenResult{AddHandle(std::move(file)), false, false};
   }
-  if (size > 0) {
-    ASSIGN_OR_RETURN(file->fd, FetchContent(gid, size));
-  } else {
+  if (size == 0) {
     file->is_inline = true;  // an empty file needs no request
+  } else if (auto cached = cache_.OpenCached(gid, size)) {
+    file->fd = std::move(*cached);
+  } else {
+    ASSIGN_OR_RETURN(file->remote, OpenRemote(gid, size));
   }
   return OpenResult{AddHandle(std::move(file)), !writable, false};
 }
@@ -572,7 +595,27 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
     std::memcpy(buf, file->inline_data.data() + off, n);
     return n;
   }
-  int fd = file->staged != nullptr ? file->staged->fd.get() : file->fd.get();
+  int fd;
+  if (file->staged != nullptr) {
+    fd = file->staged->fd.get();
+  } else if (file->remote != nullptr) {
+    ReadAhead ra;
+    {
+      std::lock_guard<std::mutex> lock(file->ra_mu);
+      ra = file->ra;
+    }
+    RETURN_IF_ERROR(file->remote->EnsureRange(static_cast<uint64_t>(offset), size, ra));
+    {
+      std::lock_guard<std::mutex> lock(file->ra_mu);
+      file->ra = ra;
+    }
+    fd = file->remote->fd();
+    size = static_cast<size_t>(
+        std::min<uint64_t>(size, file->remote->size() - std::min<uint64_t>(
+                                                            file->remote->size(), offset)));
+  } else {
+    fd = file->fd.get();
+  }
   size_t done = 0;
   while (done < size) {
     ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<off_t>(done));

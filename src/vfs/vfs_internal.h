@@ -47,6 +47,9 @@ struct Vfs::OpenFile {
   bool writable = false;
   bool wrote = false;  // write() was called through this handle
   UniqueFd fd;                    // cached or staged content for reading
+  std::shared_ptr<RemoteFile> remote;  // streamed content (not cached yet)
+  std::mutex ra_mu;                    // guards ra: the kernel reads in parallel
+  ReadAhead ra;
   std::shared_ptr<Staged> staged;  // set once a writable handle has staged the file
   std::string inline_data;         // .url stubs
   bool is_inline = false;

@@ -472,6 +472,25 @@ Status Vfs::Land(Staged& s, const asana::Attachment& att) {
   return OkStatus();
 }
 
+void Vfs::FinishOpenReaders(const std::string& gid) {
+  // Like a deleted file on a local disk, an open attachment stays readable
+  // whole after it is deleted or replaced: fetch the rest before deleting it.
+  std::shared_ptr<RemoteFile> reader;
+  {
+    std::lock_guard<std::mutex> lock(remotes_mu_);
+    if (auto it = remotes_.find(gid); it != remotes_.end()) {
+      reader = it->second.lock();
+    }
+  }
+  if (reader != nullptr && !reader->complete()) {
+    ReadAhead whole;
+    if (auto fetched = reader->EnsureRange(0, reader->size(), whole); !fetched) {
+      LOG(WARN) << "attachment " << gid << " is open but could not be fetched before its "
+                << "deletion: " << fetched.error().message;
+    }
+  }
+}
+
 Status Vfs::DeleteReplaced(Staged& s) {
   std::vector<std::string> gids;
   {
@@ -481,6 +500,7 @@ Status Vfs::DeleteReplaced(Staged& s) {
   std::vector<std::string> remaining;
   Status last;
   for (const auto& gid : gids) {
+    FinishOpenReaders(gid);
     Status deleted = api_.DeleteAttachment(gid);
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       remaining.push_back(gid);
@@ -641,9 +661,12 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
     if (!s->finished) {
       Discard(*s);
     }
-  } else if (Status deleted = api_.DeleteAttachment(gid);
-             !deleted && deleted.error().code != ErrorCode::kNotFound) {
-    return deleted;
+  } else {
+    FinishOpenReaders(gid);
+    Status deleted = api_.DeleteAttachment(gid);
+    if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
+      return deleted;
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   Node* dir = nodes_.Get(parent);

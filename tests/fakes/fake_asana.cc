@@ -1,5 +1,6 @@
 #include "fake_asana.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -53,6 +54,11 @@ int FakeAsana::Calls(const std::string& method) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = calls_.find(method);
   return it == calls_.end() ? 0 : it->second;
+}
+
+uint64_t FakeAsana::DownloadedBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return downloaded_bytes_;
 }
 
 int FakeAsana::TotalCalls() const {
@@ -173,6 +179,10 @@ Result<uint64_t> FakeAsana::Download(const std::string& url, uint64_t offset, ui
       return MakeError(ErrorCode::kNotFound, "GET blob → 404", 404);
     }
     content = it->second.content;
+    if (offset < content.size()) {
+      downloaded_bytes_ += std::min<uint64_t>(length == 0 ? content.size() : length,
+                                              content.size() - offset);
+    }
   }
   if (offset >= content.size()) {
     return uint64_t{0};

@@ -37,6 +37,8 @@ class FakeAsana : public asana::AsanaApi {
   void FailNext(const std::string& method, Error error);
   // Download() answers 403 (expired URL) this many more times.
   int expire_downloads = 0;
+  // Bytes handed out by Download() so far.
+  uint64_t DownloadedBytes() const;
 
   Result<asana::User> GetMe() override;
   Result<std::vector<asana::Workspace>> ListWorkspaces() override;
@@ -69,6 +71,7 @@ class FakeAsana : public asana::AsanaApi {
   std::map<std::string, std::vector<std::string>> attachments_by_task_;
   std::map<std::string, AttachmentRecord> attachments_;
   int next_gid_ = 900000;
+  uint64_t downloaded_bytes_ = 0;
 };
 
 }  // namespace asanafs::testing

@@ -39,6 +39,7 @@
 #include "asanafs/util/clock.h"
 #include "asanafs/util/result.h"
 #include "asanafs/vfs/node_table.h"
+#include "asanafs/vfs/reader.h"
 
 namespace asanafs::vfs {
 
@@ -60,6 +61,8 @@ struct VfsOptions {
   // Where files that were still being written at a crash are kept.
   std::string recovered_dir;
   bool start_worker = true;  // tests drive RunWorkerOnce() instead
+  ReaderOptions reader;
+  size_t fetch_threads = 8;  // parallel range requests across all open files
 };
 
 // What Lookup returns: the kernel's view of one name.
@@ -166,6 +169,8 @@ class Vfs {
   void AddStagedChildren(Node* dir);                                        // mu_ held
   Result<UniqueFd> FetchContent(const std::string& gid, uint64_t size);
   Result<UniqueFd> DownloadOnce(const std::string& gid, uint64_t size, bool* url_expired);
+  // Returns the streaming reader of `gid`, shared by every handle that has it open.
+  Result<std::shared_ptr<RemoteFile>> OpenRemote(const std::string& gid, uint64_t size);
   Entry MakeEntry(const Node& node) const;
   void ApplyOverlay(Node* node) const;  // mu_ held
   std::shared_ptr<OpenFile> FindFile(uint64_t fh);
@@ -179,6 +184,7 @@ class Vfs {
   Status UploadNow(Staged& s);      // op_mu held
   Status Land(Staged& s, const asana::Attachment& att);  // op_mu held
   Status DeleteReplaced(Staged& s);                       // op_mu held
+  void FinishOpenReaders(const std::string& gid);
   void Finish(Staged& s, const asana::Attachment& att);   // op_mu held
   void Discard(Staged& s);                                // op_mu held
   Result<std::optional<asana::Attachment>> FindLanded(const Staged& s);
@@ -221,6 +227,11 @@ class Vfs {
   std::map<int64_t, int> attempts_;
   bool stopping_ = false;
   std::thread worker_;
+
+  std::mutex remotes_mu_;  // guards remotes_: files being streamed, by gid
+  std::map<std::string, std::weak_ptr<RemoteFile>> remotes_;
+  // Last: destroyed first, so no fetch job outlives what it uses.
+  FetchPool fetch_pool_;
 };
 
 }  // namespace asanafs::vfs

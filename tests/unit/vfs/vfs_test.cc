@@ -271,23 +271,31 @@ TEST_F(VfsTest, ExpiredUrlIsRefreshedOnce) {
   EXPECT_EQ(api_.Calls("Download"), 2);
 }
 
-TEST_F(VfsTest, UrlRefusedTwiceFailsWithEacces) {
+TEST_F(VfsTest, UrlRefusedTwiceFailsTheReadWithEacces) {
   auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
   api_.expire_downloads = 2;
   auto opened = fs_->Open(file->ino, O_RDONLY, 1);
-  ASSERT_FALSE(opened.has_value());
-  EXPECT_EQ(ToErrno(opened.error()), EACCES);
+  ASSERT_TRUE(opened.has_value());
+  char buf[16];
+  auto n = fs_->Read(opened->fh, buf, sizeof buf, 0);
+  ASSERT_FALSE(n.has_value());
+  EXPECT_EQ(ToErrno(n.error()), EACCES);
+  fs_->Release(opened->fh);
 }
 
-TEST_F(VfsTest, FailedDownloadCachesNothing) {
+TEST_F(VfsTest, FailedDownloadCachesNothingAndTheNextReadRetries) {
   auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
   api_.FailNext("Download", MakeError(ErrorCode::kUnavailable, "connection reset"));
   auto opened = fs_->Open(file->ino, O_RDONLY, 1);
-  ASSERT_FALSE(opened.has_value());
-  EXPECT_EQ(ToErrno(opened.error()), EIO);
-  api_.ResetCalls();
-  EXPECT_EQ(ReadAll(file->ino), "PDF-CONTENT-1");
-  EXPECT_EQ(api_.Calls("Download"), 1);
+  ASSERT_TRUE(opened.has_value());
+  char buf[16];
+  auto n = fs_->Read(opened->fh, buf, sizeof buf, 0);
+  ASSERT_FALSE(n.has_value());
+  EXPECT_EQ(ToErrno(n.error()), EIO);
+  auto again = fs_->Read(opened->fh, buf, sizeof buf, 0);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(std::string(buf, *again), "PDF-CONTENT-1");
+  fs_->Release(opened->fh);
 }
 
 TEST_F(VfsTest, LinkAndEmptyFilesNeedNoRequests) {
@@ -732,6 +740,95 @@ TEST(TemporaryNameTest, RecognisesRsyncPattern) {
   EXPECT_FALSE(IsTemporaryName(".bashrc"));
   EXPECT_FALSE(IsTemporaryName("..Ab12Cd"));
   EXPECT_FALSE(IsTemporaryName(".a.b-c_d!"));
+}
+
+}  // namespace
+}  // namespace asanafs::vfs
+
+namespace asanafs::vfs {
+namespace {
+
+// Streaming reads: ranges on demand, read-ahead, publication to the cache.
+class VfsStreamTest : public VfsTest {
+ protected:
+  void SetUp() override {
+    VfsTest::SetUp();
+    big_.resize(20 << 20);
+    for (size_t i = 0; i < big_.size(); ++i) {
+      big_[i] = static_cast<char>((i * 7919) >> 8);
+    }
+    asana::Attachment a;
+    a.gid = "60";
+    a.name = "big.bin";
+    a.created_at = At(1600000600);
+    api_.AddAttachment("31", a, big_);
+    ino_ = Walk({"Acme", "Launch∕2024", "Design [31]", "big.bin"})->ino;
+    api_.ResetCalls();
+  }
+  std::string Read(uint64_t fh, uint64_t offset, size_t n) {
+    std::string buf(n, '\0');
+    auto got = fs_->Read(fh, buf.data(), n, static_cast<off_t>(offset));
+    EXPECT_TRUE(got.has_value()) << (got ? "" : got.error().message);
+    buf.resize(got.has_value() ? *got : 0);
+    return buf;
+  }
+  std::string big_;
+  uint64_t ino_ = 0;
+};
+
+TEST_F(VfsStreamTest, HeadOfALargeFileFetchesLittle) {
+  auto opened = fs_->Open(ino_, O_RDONLY, 1);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(Read(opened->fh, 0, 4096), big_.substr(0, 4096));
+  fs_->Release(opened->fh);
+  EXPECT_EQ(api_.Calls("GetAttachment"), 1);
+  EXPECT_LE(api_.DownloadedBytes(), 8u << 20);
+}
+
+TEST_F(VfsStreamTest, RandomReadFetchesOnlyItsRange) {
+  auto opened = fs_->Open(ino_, O_RDONLY, 1);
+  uint64_t tail = big_.size() - 4096;
+  EXPECT_EQ(Read(opened->fh, tail, 4096), big_.substr(tail));
+  fs_->Release(opened->fh);
+  EXPECT_LE(api_.DownloadedBytes(), 1u << 20);  // one chunk
+}
+
+TEST_F(VfsStreamTest, SequentialReadIsWholeAndThenCachedForever) {
+  auto opened = fs_->Open(ino_, O_RDONLY, 1);
+  std::string all;
+  for (uint64_t off = 0; off < big_.size(); off += 128 << 10) {
+    all += Read(opened->fh, off, 128 << 10);
+  }
+  EXPECT_EQ(all, big_);
+  EXPECT_EQ(Read(opened->fh, big_.size(), 10), "");
+  fs_->Release(opened->fh);
+  EXPECT_EQ(api_.DownloadedBytes(), big_.size());  // every byte fetched once
+  api_.ResetCalls();
+  Mount();  // the published content survives a remount
+  auto again = Walk({"Acme", "Launch∕2024", "Design [31]", "big.bin"});
+  api_.ResetCalls();
+  auto reopened = fs_->Open(again->ino, O_RDONLY, 1);
+  EXPECT_EQ(Read(reopened->fh, 5 << 20, 100), big_.substr(5 << 20, 100));
+  fs_->Release(reopened->fh);
+  EXPECT_EQ(api_.TotalCalls(), 0);
+}
+
+TEST_F(VfsStreamTest, OpenFileStaysReadableAfterUnlink) {
+  auto opened = fs_->Open(ino_, O_RDONLY, 1);
+  uint64_t task = Walk({"Acme", "Launch∕2024", "Design [31]"})->ino;
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "big.bin")), 0);
+  EXPECT_FALSE(api_.GetAttachment("60").has_value());
+  EXPECT_EQ(Read(opened->fh, 15 << 20, 1000), big_.substr(15 << 20, 1000));
+  fs_->Release(opened->fh);
+}
+
+TEST_F(VfsStreamTest, ExpiredUrlMidStreamIsRefreshed) {
+  auto opened = fs_->Open(ino_, O_RDONLY, 1);
+  EXPECT_EQ(Read(opened->fh, 0, 1000), big_.substr(0, 1000));
+  api_.expire_downloads = 1;
+  EXPECT_EQ(Read(opened->fh, 10 << 20, 1000), big_.substr(10 << 20, 1000));
+  fs_->Release(opened->fh);
+  EXPECT_EQ(api_.Calls("GetAttachment"), 2);
 }
 
 }  // namespace
