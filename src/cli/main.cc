@@ -148,6 +148,7 @@ int Run(int argc, char** argv) {
   vfs_options.temp_grace = std::chrono::seconds(options->temp_grace_s);
   vfs_options.staging_dir = staging_dir;
   vfs_options.recovered_dir = cache_dir + "/recovered";
+  vfs_options.cache_limit_bytes = options->cache_size;
   // Threads do not survive daemon(): the upload worker starts after it.
   vfs_options.start_worker = false;
   vfs::Vfs fs(client, **cache, **state, clock, vfs_options);

@@ -23,6 +23,7 @@ struct RawOptions {
   char* api_url = nullptr;
   char* cache_dir = nullptr;
   char* log_level = nullptr;
+  char* cache_size = nullptr;
   // kUnset marks an option not given (any int a user can type is a value).
   int dir_ttl_s = kUnset;
   int timeout_s = kUnset;
@@ -40,6 +41,7 @@ const fuse_opt kOptionSpec[] = {
     ASANAFS_OPT("api_url=%s", api_url),
     ASANAFS_OPT("cache_dir=%s", cache_dir),
     ASANAFS_OPT("log_level=%s", log_level),
+    ASANAFS_OPT("cache_size=%s", cache_size),
     ASANAFS_OPT("dir_ttl=%d", dir_ttl_s),
     ASANAFS_OPT("timeout=%d", timeout_s),
     ASANAFS_OPT("redact", redact),
@@ -98,6 +100,11 @@ Result<Options> ParseOptions(fuse_args* args) {
   o.cache_dir = TakeString(raw.cache_dir, "");
   o.log_level = TakeString(raw.log_level, "info");
   o.redact = raw.redact != 0;
+  if (std::string size = TakeString(raw.cache_size, ""); !size.empty()) {
+    if (!ParseSize(size, &o.cache_size)) {
+      return UsageError("cache_size must be a size such as 512M or 10G");
+    }
+  }
   o.token_on_command_line = raw.token_given != 0;
   o.read_only = raw.read_only != 0;
   if (raw.temp_grace_s != kUnset) {
@@ -132,6 +139,8 @@ std::string HelpText(const char* program) {
          "    -o token_file=PATH     read the personal access token from PATH (mode 0600)\n"
          "    -o api_url=URL         Asana API base URL (default " + std::string(kDefaultApiUrl) + ")\n"
          "    -o cache_dir=DIR       content cache (default $XDG_CACHE_HOME/asanafs or ~/.cache/asanafs)\n"
+         "    -o cache_size=SIZE     cap of the content cache, e.g. 512M or 20G (default 10G);\n"
+         "                           least recently used files go first, open files never\n"
          "    -o dir_ttl=SECONDS     how long a directory listing is reused (default 60)\n"
          "    -o timeout=SECONDS     deadline of each request to Asana (default 30)\n"
          "    -o log_level=LEVEL     debug, info, warn or error (default info)\n"
@@ -148,6 +157,38 @@ std::string HelpText(const char* program) {
          "    -o ro                  mount read-only: every change fails with EROFS\n"
          "    -o allow_other         let other users access the mount\n"
          "    -o fsname=NAME         the source name shown by mount and df\n";
+}
+
+bool ParseSize(std::string_view text, uint64_t* bytes) {
+  if (text.empty() || text.size() > 20) {
+    return false;
+  }
+  uint64_t unit = 1;
+  switch (text.back()) {
+    case 'K': case 'k': unit = 1ull << 10; break;
+    case 'M': case 'm': unit = 1ull << 20; break;
+    case 'G': case 'g': unit = 1ull << 30; break;
+    case 'T': case 't': unit = 1ull << 40; break;
+    default: break;
+  }
+  if (unit != 1) {
+    text.remove_suffix(1);
+  }
+  if (text.empty()) {
+    return false;
+  }
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || value > (UINT64_MAX - 9) / 10) {
+      return false;
+    }
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (value > UINT64_MAX / unit) {
+    return false;
+  }
+  *bytes = value * unit;
+  return true;
 }
 
 std::string ResolveCacheDir(const Options& options) {

@@ -1,5 +1,7 @@
 #include "asanafs/model/content_cache.h"
 
+#include <algorithm>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +253,8 @@ std::optional<UniqueFd> ContentCache::OpenCached(const std::string& gid, uint64_
     return std::nullopt;
   }
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == expected_size) {
+    // The mtime records the last use, for least-recently-used eviction.
+    ::futimens(fd.get(), nullptr);
     return fd;
   }
   LOG(INFO) << "content cache: discarding content/" << gid << " (" << st.st_size
@@ -327,6 +331,7 @@ Result<UniqueFd> ContentCache::CommitFill(Fill fill) {
   if (::fsync(content_dir_fd_.get()) != 0) {
     LOG(WARN) << "content cache: fsync " << dir_ << "/content: " << std::strerror(errno);
   }
+  EvictIfOverLimit();
   return read_fd;
 }
 
@@ -365,7 +370,80 @@ Status ContentCache::AdoptFile(const std::string& gid, const std::string& path) 
   if (::fsync(content_dir_fd_.get()) != 0) {
     LOG(WARN) << "content cache: fsync " << dir_ << "/content: " << std::strerror(errno);
   }
+  EvictIfOverLimit();
   return OkStatus();
+}
+
+void ContentCache::SetLimit(uint64_t max_bytes, std::function<bool(const std::string&)> in_use) {
+  {
+    std::lock_guard<std::mutex> lock(limit_mu_);
+    max_bytes_ = max_bytes;
+    in_use_ = std::move(in_use);
+  }
+  EvictIfOverLimit();
+}
+
+void ContentCache::EvictIfOverLimit() {
+  uint64_t max;
+  {
+    std::lock_guard<std::mutex> lock(limit_mu_);
+    max = max_bytes_;
+  }
+  if (max != 0 && UsedBytes() > max) {
+    EvictTo(max / 10 * 9);
+  }
+}
+
+uint64_t ContentCache::EvictTo(uint64_t target) {
+  std::lock_guard<std::mutex> limit(limit_mu_);
+  struct Entry {
+    std::string gid;
+    struct timespec used;
+    uint64_t bytes;
+  };
+  std::vector<Entry> entries;
+  int dup_fd = ::dup(content_dir_fd_.get());
+  DIR* dir = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
+  if (dir == nullptr) {
+    if (dup_fd >= 0) {
+      ::close(dup_fd);
+    }
+    LOG(WARN) << "content cache: cannot list " << dir_ << "/content: " << std::strerror(errno);
+    return 0;
+  }
+  ::rewinddir(dir);
+  while (struct dirent* d = ::readdir(dir)) {
+    struct stat st;
+    if (!IsValidGid(d->d_name) ||
+        ::fstatat(content_dir_fd_.get(), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    entries.push_back({d->d_name, st.st_mtim, static_cast<uint64_t>(st.st_size)});
+  }
+  ::closedir(dir);
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec < b.used.tv_sec
+                                          : a.used.tv_nsec < b.used.tv_nsec;
+  });
+  uint64_t freed = 0;
+  for (const auto& e : entries) {
+    if (UsedBytes() <= target) {
+      break;
+    }
+    if (in_use_ && in_use_(e.gid)) {
+      continue;  // open files are never evicted
+    }
+    std::lock_guard<std::mutex> lock(publish_mu_);
+    if (::unlinkat(content_dir_fd_.get(), e.gid.c_str(), 0) == 0) {
+      used_bytes_.fetch_sub(e.bytes);
+      freed += e.bytes;
+    }
+  }
+  if (freed > 0) {
+    LOG(INFO) << "content cache: evicted " << freed << " bytes of least recently used files";
+  }
+  return freed;
 }
 
 }  // namespace asanafs::model

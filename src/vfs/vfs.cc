@@ -81,12 +81,14 @@ Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state
     LOG(WARN) << "cannot load the metadata overlay: " << overlays.error().message;
   }
   RecoverJournal();
+  cache_.SetLimit(options_.cache_limit_bytes, [this](const std::string& gid) { return IsOpen(gid); });
   if (options_.start_worker) {
     worker_ = std::thread([this] { WorkerLoop(); });
   }
 }
 
 Vfs::~Vfs() {
+  cache_.SetLimit(0, nullptr);
   {
     std::lock_guard<std::mutex> lock(work_mu_);
     stopping_ = true;
@@ -468,6 +470,22 @@ Result<UniqueFd> Vfs::FetchContent(const std::string& gid, uint64_t size) {
   return fd;
 }
 
+bool Vfs::IsOpen(const std::string& gid) {
+  {
+    std::lock_guard<std::mutex> lock(remotes_mu_);
+    if (auto it = remotes_.find(gid); it != remotes_.end() && !it->second.expired()) {
+      return true;
+    }
+  }
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  for (const auto& [fh, file] : files_) {
+    if (file->gid == gid) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint64_t size) {
   {
     std::lock_guard<std::mutex> lock(remotes_mu_);
@@ -485,6 +503,9 @@ Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint
     return raced;  // another opener won: share its fetches
   }
   remotes_[gid] = remote;
+  if (remotes_.size() > 1024) {
+    std::erase_if(remotes_, [](const auto& entry) { return entry.second.expired(); });
+  }
   return remote;
 }
 
@@ -572,6 +593,7 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
     file->is_inline = true;  // an empty file needs no request
   } else if (auto cached = cache_.OpenCached(gid, size)) {
     file->fd = std::move(*cached);
+    file->gid = gid;
   } else {
     ASSIGN_OR_RETURN(file->remote, OpenRemote(gid, size));
   }

@@ -43,6 +43,7 @@ struct Vfs::Staged {
 
 struct Vfs::OpenFile {
   uint64_t ino = 0;
+  std::string gid;  // the attachment whose cached content `fd` holds
   pid_t open_pid = 0;
   bool writable = false;
   bool wrote = false;  // write() was called through this handle

@@ -5,7 +5,9 @@
 
 #include <fuse_opt.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "asanafs/util/result.h"
 
@@ -33,6 +35,7 @@ struct Options {
   bool redact = false;
   bool read_only = false;   // -o ro (also passed on to libfuse)
   int temp_grace_s = 60;    // upload a never-renamed temporary file after this long
+  uint64_t cache_size = 10ull << 30;  // content cache cap in bytes
   bool token_on_command_line = false;  // -o token=… was given: refused
 };
 
@@ -41,6 +44,9 @@ Result<Options> ParseOptions(fuse_args* args);
 
 // Returns the text of --help (asanafs's options and the FUSE ones it documents).
 std::string HelpText(const char* program);
+
+// Parses a size such as 512M, 10G or 1048576 (bytes). Returns false if invalid.
+bool ParseSize(std::string_view text, uint64_t* bytes);
 
 // Returns the cache directory to use for `options`.
 std::string ResolveCacheDir(const Options& options);

@@ -20,6 +20,7 @@
 #define ASANAFS_MODEL_CONTENT_CACHE_H_
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -97,6 +98,14 @@ class ContentCache {
   // Errors: kInvalidArgument for an invalid gid, kIo for OS failures.
   Status AdoptFile(const std::string& gid, const std::string& path);
 
+  // Caps the committed content at `max_bytes` (0 = no cap). When a commit
+  // takes the cache past the cap, the least recently used entries are deleted
+  // down to 90% of it, skipping those for which `in_use(gid)` is true.
+  void SetLimit(uint64_t max_bytes, std::function<bool(const std::string&)> in_use);
+  // Deletes least recently used entries until UsedBytes() <= target.
+  // Returns the number of bytes freed.
+  uint64_t EvictTo(uint64_t target);
+
   // Total bytes of committed content currently in the cache.
   uint64_t UsedBytes() const { return used_bytes_.load(std::memory_order_relaxed); }
 
@@ -115,6 +124,10 @@ class ContentCache {
   // UsedBytes() accounting sees each file appear and disappear exactly once.
   std::mutex publish_mu_;
   std::atomic<uint64_t> used_bytes_{0};
+  std::mutex limit_mu_;  // guards max_bytes_, in_use_; taken before publish_mu_
+  uint64_t max_bytes_ = 0;
+  std::function<bool(const std::string&)> in_use_;
+  void EvictIfOverLimit();
 };
 
 }  // namespace asanafs::model

@@ -62,6 +62,7 @@ struct VfsOptions {
   std::string recovered_dir;
   bool start_worker = true;  // tests drive RunWorkerOnce() instead
   ReaderOptions reader;
+  uint64_t cache_limit_bytes = 0;  // content cache cap (0 = none); LRU eviction
   size_t fetch_threads = 8;  // parallel range requests across all open files
 };
 
@@ -169,6 +170,8 @@ class Vfs {
   void AddStagedChildren(Node* dir);                                        // mu_ held
   Result<UniqueFd> FetchContent(const std::string& gid, uint64_t size);
   Result<UniqueFd> DownloadOnce(const std::string& gid, uint64_t size, bool* url_expired);
+  // True if an open handle reads `gid`'s cached content (never evicted).
+  bool IsOpen(const std::string& gid);
   // Returns the streaming reader of `gid`, shared by every handle that has it open.
   Result<std::shared_ptr<RemoteFile>> OpenRemote(const std::string& gid, uint64_t size);
   Entry MakeEntry(const Node& node) const;

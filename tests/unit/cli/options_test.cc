@@ -136,6 +136,25 @@ TEST(TokenTest, NoTokenSaysHowToProvideOne) {
   EXPECT_EQ(token.error().message, "no Asana token: set ASANA_TOKEN or pass -o token_file=PATH");
 }
 
+TEST(SizeTest, ParsesUnitsAndRejectsJunk) {
+  uint64_t b = 0;
+  ASSERT_TRUE(ParseSize("512M", &b));
+  EXPECT_EQ(b, 512ull << 20);
+  ASSERT_TRUE(ParseSize("10G", &b));
+  EXPECT_EQ(b, 10ull << 30);
+  ASSERT_TRUE(ParseSize("4096", &b));
+  EXPECT_EQ(b, 4096u);
+  EXPECT_FALSE(ParseSize("", &b));
+  EXPECT_FALSE(ParseSize("G", &b));
+  EXPECT_FALSE(ParseSize("12X", &b));
+  EXPECT_FALSE(ParseSize("-1G", &b));
+  EXPECT_FALSE(ParseSize("99999999999999999999T", &b));
+  auto p = Parse({"asanafs", "-o", "cache_size=2G", "/mnt"});
+  ASSERT_TRUE(p.options.has_value());
+  EXPECT_EQ(p.options->cache_size, 2ull << 30);
+  EXPECT_FALSE(Parse({"asanafs", "-o", "cache_size=lots", "/mnt"}).options.has_value());
+}
+
 TEST(CacheDirTest, ExplicitThenXdgThenHome) {
   Options o;
   o.cache_dir = "/x/y";

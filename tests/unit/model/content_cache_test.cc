@@ -464,3 +464,70 @@ TEST_F(ContentCacheTest, ConcurrentFillsAccountCorrectly) {
 
 }  // namespace
 }  // namespace asanafs::model
+
+namespace asanafs::model {
+namespace {
+
+class ContentCacheLimitTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/unit_model_limit.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cache_ = std::move(ContentCache::Open(dir_ + "/cache").value());
+  }
+  void TearDown() override {
+    cache_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void Put(const std::string& gid, size_t bytes) {
+    auto fill = cache_->BeginFill(gid);
+    ASSERT_TRUE(fill.has_value());
+    std::string data(bytes, 'x');
+    ASSERT_EQ(::pwrite(fill->fd(), data.data(), data.size(), 0), static_cast<ssize_t>(bytes));
+    ASSERT_TRUE(cache_->CommitFill(std::move(fill).value()).has_value());
+  }
+  // Makes `gid` look used `age_s` seconds ago.
+  void Age(const std::string& gid, int age_s) {
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[0].tv_sec -= age_s;
+    ts[1] = ts[0];
+    ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ + "/cache/content/" + gid).c_str(), ts, 0), 0);
+  }
+  bool Has(const std::string& gid, uint64_t size) {
+    return cache_->OpenCached(gid, size).has_value();
+  }
+  std::string dir_;
+  std::unique_ptr<ContentCache> cache_;
+};
+
+TEST_F(ContentCacheLimitTest, EvictsLeastRecentlyUsedButNeverInUse) {
+  Put("1", 400);
+  Put("2", 400);
+  Put("3", 400);
+  Age("1", 300);  // oldest, but pinned below
+  Age("2", 200);
+  Age("3", 100);
+  cache_->SetLimit(1000, [](const std::string& gid) { return gid == "1"; });
+  EXPECT_LE(cache_->UsedBytes(), 900u);
+  EXPECT_TRUE(Has("1", 400));   // in use: kept although least recently used
+  EXPECT_FALSE(Has("2", 400));  // the least recently used one not in use
+  EXPECT_TRUE(Has("3", 400));
+  Put("4", 400);  // over the cap again: 3 goes unless used recently
+  EXPECT_LE(cache_->UsedBytes(), 900u);
+  EXPECT_TRUE(Has("4", 400));
+}
+
+TEST_F(ContentCacheLimitTest, NoLimitKeepsEverything) {
+  Put("1", 1000);
+  Put("2", 1000);
+  cache_->SetLimit(0, nullptr);
+  EXPECT_EQ(cache_->UsedBytes(), 2000u);
+  EXPECT_EQ(cache_->EvictTo(1000), 1000u);
+  EXPECT_EQ(cache_->UsedBytes(), 1000u);
+}
+
+}  // namespace
+}  // namespace asanafs::model
