@@ -14,6 +14,7 @@
 #include "asanafs/cli/options.h"
 #include "asanafs/fuse/session.h"
 #include "asanafs/http/curl_transport.h"
+#include "asanafs/http/limiter.h"
 #include "asanafs/http/retry.h"
 #include "asanafs/http/url.h"
 #include "asanafs/model/content_cache.h"
@@ -137,7 +138,9 @@ int Run(int argc, char** argv) {
   http::RetryOptions retry_options;
   // A call's retries end within the same deadline as one request would.
   retry_options.total_deadline = std::chrono::seconds(options->timeout_s);
-  http::RetryingTransport retrying(curl, clock, retry_options);
+  // Asana allows 50 GETs and 15 writes in flight per token.
+  http::LimitingTransport limited(curl);
+  http::RetryingTransport retrying(limited, clock, retry_options);
   asana::AsanaClient client(retrying, client_options);
 
   vfs::VfsOptions vfs_options;
