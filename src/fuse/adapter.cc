@@ -291,6 +291,44 @@ void StatFs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
+// Answers a getxattr/listxattr: the size when `size` is 0, else the bytes.
+void ReplyXattr(fuse_req_t req, const std::string& value, size_t size) {
+  if (size == 0) {
+    fuse_reply_xattr(req, value.size());
+  } else if (value.size() > size) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, value.data(), value.size());
+  }
+}
+
+void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Dispatch(req, "getxattr", [&](Vfs& fs) {
+    auto value = fs.GetXattr(ino, name);
+    if (!value) {
+      // A missing attribute is an everyday answer: no log line.
+      fuse_reply_err(req, vfs::ToErrno(value.error()));
+      return;
+    }
+    ReplyXattr(req, *value, size);
+  });
+}
+
+void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Dispatch(req, "listxattr", [&](Vfs& fs) {
+    auto names = fs.ListXattr(ino);
+    if (!names) {
+      return ReplyError(req, "listxattr", names.error());
+    }
+    std::string joined;
+    for (const auto& n : *names) {
+      joined += n;
+      joined.push_back('\0');
+    }
+    ReplyXattr(req, joined, size);
+  });
+}
+
 // Symlinks, hard links and device files have no place in Asana.
 void RefuseUnsupported(fuse_req_t req, const char* op) {
   Dispatch(req, op, [&](Vfs& fs) { ReplyError(req, op, fs.RefuseUnsupported(op).error()); });
@@ -313,6 +351,13 @@ fuse_lowlevel_ops MakeLowLevelOps() {
   ops.read = Read;
   ops.release = Release;
   ops.statfs = StatFs;
+  ops.getxattr = GetXattr;
+  ops.listxattr = ListXattr;
+  // The user.asana.* attributes are read-only; others cannot be stored.
+  ops.setxattr = [](fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+    fuse_reply_err(req, ENOTSUP);
+  };
+  ops.removexattr = [](fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, ENOTSUP); };
   ops.create = Create;
   ops.write = Write;
   ops.flush = Flush;

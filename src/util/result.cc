@@ -19,6 +19,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kBusy: return "busy";
     case ErrorCode::kNotPermitted: return "not_permitted";
+    case ErrorCode::kNoAttribute: return "no_attribute";
     case ErrorCode::kNotDirectory: return "not_directory";
     case ErrorCode::kIsDirectory: return "is_directory";
     case ErrorCode::kInternal: return "internal";

@@ -21,6 +21,7 @@ int ToErrno(const Error& error) {
     case ErrorCode::kIo: return error.sys_errno > 0 ? error.sys_errno : EIO;
     case ErrorCode::kBusy: return EBUSY;
     case ErrorCode::kNotPermitted: return EPERM;
+    case ErrorCode::kNoAttribute: return ENODATA;
     case ErrorCode::kNotDirectory: return ENOTDIR;
     case ErrorCode::kIsDirectory: return EISDIR;
     case ErrorCode::kInternal: return EIO;

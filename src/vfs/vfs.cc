@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "asanafs/model/names.h"
 #include "asanafs/util/log.h"
@@ -17,6 +19,7 @@ namespace {
 constexpr mode_t kDirMode = S_IFDIR | 0755;
 constexpr mode_t kFileMode = S_IFREG | 0644;
 constexpr mode_t kLinkFileMode = S_IFREG | 0444;
+constexpr std::string_view kStatusName = ".asanafs-status";
 
 }  // namespace
 
@@ -143,7 +146,7 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
   auto add_dir = [&out](NodeKind k, const std::string& g, const std::string& name,
                         std::optional<asana::TimePoint> created,
                         std::optional<asana::TimePoint> modified) {
-    out.push_back(ChildSpec{k, g, name, created, modified, 0, {}});
+    out.push_back(ChildSpec{k, g, name, created, modified, 0, {}, {}, {}});
   };
   switch (kind) {
     case NodeKind::kRoot: {
@@ -164,6 +167,7 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
       ASSIGN_OR_RETURN(auto tasks, api_.ListTasks(gid));
       for (const auto& t : tasks) {
         add_dir(NodeKind::kTask, t.gid, t.name, t.created_at, t.modified_at);
+        out.back().url = t.permalink_url;
       }
       break;
     }
@@ -171,7 +175,8 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
       ASSIGN_OR_RETURN(auto attachments, api_.ListAttachments(gid));
       ASSIGN_OR_RETURN(auto subtasks, api_.ListSubtasks(gid));
       for (const auto& a : attachments) {
-        ChildSpec c{NodeKind::kAttachment, a.gid, a.name, a.created_at, std::nullopt, 0, {}};
+        ChildSpec c{NodeKind::kAttachment, a.gid, a.name, a.created_at, std::nullopt, 0, {},
+                    a.view_url, a.host.empty() ? "asana" : a.host};
         if (a.IsAsanaHosted()) {
           c.size = a.size.value_or(0);
         } else {
@@ -183,11 +188,13 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
       }
       for (const auto& t : subtasks) {
         add_dir(NodeKind::kTask, t.gid, t.name, t.created_at, t.modified_at);
+        out.back().url = t.permalink_url;
       }
       break;
     }
     case NodeKind::kAttachment:
     case NodeKind::kLink:
+    case NodeKind::kStatus:
       return MakeError(ErrorCode::kNotDirectory, "not a directory");
   }
   return out;
@@ -230,6 +237,9 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
     node->name = names[i];
     node->raw_name = c.raw_name;
     node->link_text = c.link_text;
+    node->url = c.url;
+    node->host = c.host;
+    node->created_at = c.created_at;
     node->staged_id = 0;
     struct stat& st = node->st;
     st = {};
@@ -289,6 +299,20 @@ void Vfs::AddStagedChildren(Node* dir) {
   }
 }
 
+void Vfs::AddStatusNode(Node* root) {
+  Node* node = nodes_.Intern(root->ino, "asanafs-status", NodeKind::kStatus);
+  node->kind = NodeKind::kStatus;
+  node->name = node->raw_name = ".asanafs-status";
+  node->st = {};
+  node->st.st_ino = node->ino;
+  node->st.st_mode = S_IFREG | 0444;
+  node->st.st_nlink = 1;
+  node->st.st_uid = options_.uid;
+  node->st.st_gid = options_.gid;
+  SetTimes(&node->st, mount_time_);
+  // Not listed by readdir (find, rsync and ls -a stay clean), but found by name.
+}
+
 Status Vfs::EnsureListed(uint64_t dir) {
   std::unique_lock<std::mutex> lock(mu_);
   Node* node = nodes_.Get(dir);
@@ -333,6 +357,15 @@ Status Vfs::EnsureListed(uint64_t dir) {
 }
 
 Result<Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
+  if (parent == NodeTable::kRootIno && name == kStatusName) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node* root = nodes_.Get(NodeTable::kRootIno);
+    AddStatusNode(root);
+    Node* status = nodes_.Intern(root->ino, "asanafs-status", NodeKind::kStatus);
+    status->nlookup++;
+    status->st.st_size = static_cast<off_t>(StatusTextLocked().size());
+    return MakeEntry(*status);
+  }
   RETURN_IF_ERROR(EnsureListed(parent));
   std::lock_guard<std::mutex> lock(mu_);
   Node* dir = nodes_.Get(parent);
@@ -342,6 +375,9 @@ Result<Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
   }
   Node* child = nodes_.Get(it->second);
   child->nlookup++;
+  if (child->kind == NodeKind::kStatus) {
+    child->st.st_size = static_cast<off_t>(StatusTextLocked().size());
+  }
   return MakeEntry(*child);
 }
 
@@ -357,6 +393,9 @@ Result<struct stat> Vfs::GetAttr(uint64_t ino) {
   Node* node = nodes_.Get(ino);
   if (node == nullptr) {
     return MakeError(ErrorCode::kNotFound, "unknown inode");
+  }
+  if (node->kind == NodeKind::kStatus) {
+    node->st.st_size = static_cast<off_t>(StatusTextLocked().size());
   }
   return node->st;
 }
@@ -542,6 +581,15 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
     if (IsDirectory(node->kind)) {
       return MakeError(ErrorCode::kIsDirectory, "is a directory");
     }
+    if (node->kind == NodeKind::kStatus) {
+      if (writable) {
+        return MakeError(ErrorCode::kNotPermitted, ".asanafs-status is read-only");
+      }
+      file->is_inline = true;
+      file->inline_data = StatusTextLocked();
+      file->ino = ino;
+      kind = NodeKind::kStatus;
+    }
     if (node->kind == NodeKind::kLink && writable) {
       return MakeError(ErrorCode::kPermissionDenied,
                        "links to files hosted outside Asana cannot be written");
@@ -549,7 +597,9 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
     kind = node->kind;
     gid = node->gid;
     size = static_cast<uint64_t>(node->st.st_size);
-    file->inline_data = node->link_text;
+    if (kind != NodeKind::kStatus) {
+      file->inline_data = node->link_text;
+    }
     if (node->staged_id != 0) {
       staged = staged_.at(node->staged_id);
     }
@@ -557,6 +607,10 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
   file->ino = ino;
   file->open_pid = pid;
   file->writable = writable;
+  if (kind == NodeKind::kStatus) {
+    // Generated at open: its size changes, so no page cache.
+    return OpenResult{AddHandle(std::move(file)), false, true};
+  }
   if (kind == NodeKind::kLink) {
     file->is_inline = true;
     return OpenResult{AddHandle(std::move(file)), true, false};
@@ -668,6 +722,133 @@ struct statvfs Vfs::StatFs() const {
   s.f_favail = s.f_ffree;
   s.f_namemax = 255;
   return s;
+}
+
+namespace {
+
+constexpr std::string_view kXattrPrefix = "user.asana.";
+
+const char* ResourceType(NodeKind kind) {
+  switch (kind) {
+    case NodeKind::kWorkspace: return "workspace";
+    case NodeKind::kProject: return "project";
+    case NodeKind::kTask: return "task";
+    case NodeKind::kAttachment:
+    case NodeKind::kLink: return "attachment";
+    case NodeKind::kRoot:
+    case NodeKind::kStatus: return "";
+  }
+  return "";
+}
+
+std::string FormatTime(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm_buf;
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", gmtime_r(&secs, &tm_buf));
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Vfs::ListXattr(uint64_t ino) {
+  std::vector<std::string> names;
+  for (const char* n : {"gid", "resource_type", "url", "host", "created_at", "upload_state"}) {
+    auto value = GetXattr(ino, std::string(kXattrPrefix) + n);
+    if (value.has_value()) {
+      names.push_back(std::string(kXattrPrefix) + n);
+    } else if (value.error().code != ErrorCode::kNoAttribute) {
+      return Unexpected(value.error());
+    }
+  }
+  return names;
+}
+
+Result<std::string> Vfs::GetXattr(uint64_t ino, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Node* node = nodes_.Get(ino);
+  if (node == nullptr) {
+    return MakeError(ErrorCode::kNotFound, "unknown inode");
+  }
+  Error none = MakeError(ErrorCode::kNoAttribute, "no such attribute");
+  if (name.substr(0, kXattrPrefix.size()) != kXattrPrefix ||
+      node->kind == NodeKind::kRoot || node->kind == NodeKind::kStatus) {
+    return none;
+  }
+  std::string_view key = name.substr(kXattrPrefix.size());
+  std::shared_ptr<Staged> staged;
+  if (node->staged_id != 0) {
+    staged = staged_.at(node->staged_id);
+  }
+  if (key == "gid") {
+    return staged ? none : Result<std::string>(node->gid);
+  }
+  if (key == "resource_type") {
+    return std::string(ResourceType(node->kind));
+  }
+  if (key == "url") {
+    return node->url.empty() || staged ? none : Result<std::string>(node->url);
+  }
+  if (key == "host") {
+    if (IsDirectory(node->kind)) {
+      return none;
+    }
+    return staged ? std::string("asana") : node->host.empty() ? std::string("asana") : node->host;
+  }
+  if (key == "created_at") {
+    return node->created_at && !staged ? Result<std::string>(FormatTime(*node->created_at)) : none;
+  }
+  if (key == "upload_state") {
+    if (staged) {
+      const model::UploadRecord& r = staged->rec;
+      if (staged->uploading) {
+        return std::string("uploading");
+      }
+      if (!r.last_error.empty()) {
+        return "failed: " + r.last_error;
+      }
+      return std::string("staged");
+    }
+    return node->uploaded_here ? Result<std::string>(std::string("uploaded")) : none;
+  }
+  return none;
+}
+
+std::string Vfs::StatusText() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return StatusTextLocked();
+}
+
+std::string Vfs::StatusTextLocked() {
+  std::string out = "asanafs " ASANAFS_VERSION "\n";
+  size_t failed = 0;
+  std::string lines;
+  for (const auto& [id, s] : staged_) {
+    const model::UploadRecord& r = s->rec;
+    const char* state = s->uploading                 ? "uploading"
+                        : !r.last_error.empty()      ? "failed"
+                        : r.state == model::UploadState::kOpen     ? "writing"
+                        : r.state == model::UploadState::kDeferred ? "waiting-rename"
+                        : r.state == model::UploadState::kUploaded ? "deleting-old"
+                                                                     : "queued";
+    failed += r.last_error.empty() ? 0 : 1;
+    lines += std::string("  ") + state + "\t" + std::to_string(r.size) + " bytes\ttask " +
+             r.task_gid + "\t" + model::SanitizeComponent(r.name);
+    if (!r.last_error.empty()) {
+      lines += "\t" + r.last_error;
+    }
+    lines += "\n";
+  }
+  out += "uploads not yet in Asana: " + std::to_string(staged_.size()) + " (" +
+         std::to_string(failed) + " failed, retrying)\n" + lines;
+  out += "cache: " + std::to_string(cache_.UsedBytes()) + " bytes used of " +
+         (options_.cache_limit_bytes == 0 ? std::string("unlimited")
+                                          : std::to_string(options_.cache_limit_bytes)) +
+         " in " + cache_.dir() + "\n";
+  return out;
 }
 
 }  // namespace asanafs::vfs

@@ -20,6 +20,8 @@ struct Vfs::ChildSpec {
   std::optional<asana::TimePoint> modified_at;
   uint64_t size = 0;
   std::string link_text;
+  std::string url;
+  std::string host;
 };
 
 // A file written through the mount and not yet (fully) landed in Asana.
@@ -30,6 +32,7 @@ struct Vfs::Staged {
   std::vector<uint64_t> inos;  // nodes showing it (one per path)
   bool discarded = false;      // unlinked: never upload
   bool check_remote = false;   // an attempt may have landed: look before re-sending
+  bool uploading = false;      // an upload request is in flight
   // Guarded by op_mu:
   std::string path;  // the staging file
   UniqueFd fd;       // read-write

@@ -394,7 +394,15 @@ Status Vfs::UploadNow(Staged& s) {
       return Unexpected(landed.error());
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.uploading = true;
+  }
   auto att = api_.UploadAttachment(rec.task_gid, rec.name, s.path);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.uploading = false;
+  }
   if (att.has_value()) {
     {
       std::lock_guard<std::mutex> lock(work_mu_);
@@ -535,6 +543,10 @@ void Vfs::Finish(Staged& s, const asana::Attachment& att) {
     node->staged_id = 0;
     nodes_.Rekey(ino, node->parent, att.gid);
     node->raw_name = s.rec.name;
+    node->uploaded_here = true;
+    node->host = "asana";
+    node->created_at = att.created_at;
+    node->url = att.view_url;
     node->st.st_size = static_cast<off_t>(att.size.value_or(s.rec.size));
     node->st.st_blocks = (node->st.st_size + 511) / 512;
     if (att.created_at) {
@@ -633,6 +645,9 @@ void Vfs::Release(uint64_t fh) {
 
 Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   RETURN_IF_ERROR(CheckWritable());
+  if (parent == NodeTable::kRootIno && name == ".asanafs-status") {
+    return MakeError(ErrorCode::kNotPermitted, ".asanafs-status cannot be removed");
+  }
   RETURN_IF_ERROR(EnsureListed(parent));
   uint64_t ino;
   std::string gid;
@@ -648,6 +663,9 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
     Node* node = nodes_.Get(ino);
     if (IsDirectory(node->kind)) {
       return MakeError(ErrorCode::kIsDirectory, "is a directory");
+    }
+    if (node->kind == NodeKind::kStatus) {
+      return MakeError(ErrorCode::kNotPermitted, ".asanafs-status cannot be removed");
     }
     gid = node->gid;
     if (node->staged_id != 0) {
@@ -682,6 +700,10 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
 Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                    std::string_view new_name, unsigned flags) {
   RETURN_IF_ERROR(CheckWritable());
+  if ((parent == NodeTable::kRootIno && name == ".asanafs-status") ||
+      (new_parent == NodeTable::kRootIno && new_name == ".asanafs-status")) {
+    return MakeError(ErrorCode::kNotPermitted, ".asanafs-status cannot be renamed or replaced");
+  }
   if ((flags & kRenameExchange) != 0) {
     return MakeError(ErrorCode::kInvalidArgument, "RENAME_EXCHANGE is not supported");
   }
@@ -707,9 +729,9 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
     if (IsDirectory(node->kind)) {
       return MakeError(ErrorCode::kNotPermitted, "renaming tasks and projects is not supported");
     }
-    if (node->kind == NodeKind::kLink) {
+    if (node->kind == NodeKind::kLink || node->kind == NodeKind::kStatus) {
       return MakeError(ErrorCode::kNotPermitted,
-                       "links to files hosted outside Asana cannot be moved");
+                       "links to files hosted outside Asana and .asanafs-status cannot be moved");
     }
     if (dst_dir->kind != NodeKind::kTask) {
       return MakeError(ErrorCode::kNotPermitted, "files can live only in task directories");
@@ -930,8 +952,8 @@ Result<struct stat> Vfs::SetAttr(uint64_t ino, const SetAttrRequest& req) {
       if (IsDirectory(node->kind)) {
         return MakeError(ErrorCode::kIsDirectory, "is a directory");
       }
-      if (node->kind == NodeKind::kLink) {
-        return MakeError(ErrorCode::kNotPermitted, "links cannot be written");
+      if (node->kind == NodeKind::kLink || node->kind == NodeKind::kStatus) {
+        return MakeError(ErrorCode::kNotPermitted, "this file cannot be written");
       }
       unchanged = node->staged_id == 0 && node->st.st_size == *req.size;
     }

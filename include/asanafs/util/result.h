@@ -30,6 +30,7 @@ enum class ErrorCode {
   kIo,                // local disk failure
   kBusy,              // resource locked by someone else
   kNotPermitted,      // an operation Asana or asanafs does not allow here (EPERM)
+  kNoAttribute,       // no such extended attribute (ENODATA)
   kNotDirectory,      // a directory operation on a file
   kIsDirectory,       // a file operation on a directory
   kInternal,          // a bug

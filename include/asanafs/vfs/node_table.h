@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -19,7 +21,7 @@
 
 namespace asanafs::vfs {
 
-enum class NodeKind { kRoot, kWorkspace, kProject, kTask, kAttachment, kLink };
+enum class NodeKind { kRoot, kWorkspace, kProject, kTask, kAttachment, kLink, kStatus };
 
 inline bool IsDirectory(NodeKind k) {
   return k == NodeKind::kRoot || k == NodeKind::kWorkspace || k == NodeKind::kProject ||
@@ -38,6 +40,11 @@ struct Node {
   uint64_t nlookup = 0;  // kernel references (lookup minus forget)
   // Files: a kLink's whole content ([InternetShortcut] text).
   std::string link_text;
+  // What Asana told us, for the user.asana.* extended attributes.
+  std::string url;   // task permalink_url, attachment view_url
+  std::string host;  // attachments: asana, gdrive, dropbox, …
+  std::optional<std::chrono::system_clock::time_point> created_at;
+  bool uploaded_here = false;  // landed through this mount
   // Directories: the current listing, name → ino (ordered: stable readdir).
   bool listed = false;
   SteadyTime listed_at{};

@@ -132,6 +132,12 @@ class Vfs {
   Result<OpenResult> Open(uint64_t ino, int flags, pid_t pid);
   Result<size_t> Read(uint64_t fh, char* buf, size_t size, off_t offset);
   struct statvfs StatFs() const;
+  // Read-only extended attributes user.asana.* (gid, resource_type, url,
+  // host, created_at, upload_state), from data already fetched: no requests.
+  Result<std::vector<std::string>> ListXattr(uint64_t ino);
+  Result<std::string> GetXattr(uint64_t ino, std::string_view name);
+  // The text of /.asanafs-status: uploads not yet landed and cache usage.
+  std::string StatusText();
 
   // --- write side (vfs_write.cc) ---
   Result<CreateResult> Create(uint64_t parent, std::string_view name, mode_t mode, int flags,
@@ -175,6 +181,8 @@ class Vfs {
   // Returns the streaming reader of `gid`, shared by every handle that has it open.
   Result<std::shared_ptr<RemoteFile>> OpenRemote(const std::string& gid, uint64_t size);
   Entry MakeEntry(const Node& node) const;
+  void AddStatusNode(Node* root);  // mu_ held
+  std::string StatusTextLocked();  // mu_ held
   void ApplyOverlay(Node* node) const;  // mu_ held
   std::shared_ptr<OpenFile> FindFile(uint64_t fh);
   uint64_t AddHandle(std::shared_ptr<OpenFile> file);

@@ -833,3 +833,57 @@ TEST_F(VfsStreamTest, ExpiredUrlMidStreamIsRefreshed) {
 
 }  // namespace
 }  // namespace asanafs::vfs
+
+namespace asanafs::vfs {
+namespace {
+
+class VfsMetaTest : public VfsWriteTest {};
+
+TEST_F(VfsMetaTest, XattrsComeFromTheListingWithoutRequests) {
+  auto file = Walk({"Acme", "Launch∕2024", "Design", "spec.pdf"});
+  auto task = Walk({"Acme", "Launch∕2024", "Design"});
+  auto link = Walk({"Acme", "Launch∕2024", "Design", "Drive doc.url"});
+  api_.ResetCalls();
+  EXPECT_EQ(*fs_->GetXattr(file->ino, "user.asana.gid"), "50");
+  EXPECT_EQ(*fs_->GetXattr(file->ino, "user.asana.resource_type"), "attachment");
+  EXPECT_EQ(*fs_->GetXattr(file->ino, "user.asana.host"), "asana");
+  EXPECT_EQ(*fs_->GetXattr(file->ino, "user.asana.created_at"), "2020-09-13T12:33:20.000Z");
+  EXPECT_EQ(*fs_->GetXattr(task->ino, "user.asana.resource_type"), "task");
+  EXPECT_EQ(*fs_->GetXattr(link->ino, "user.asana.host"), "gdrive");
+  EXPECT_EQ(*fs_->GetXattr(link->ino, "user.asana.url"),
+            "https://drive.google.com/file/d/abc/view");
+  EXPECT_EQ(ToErrno(fs_->GetXattr(file->ino, "user.asana.upload_state").error()), ENODATA);
+  EXPECT_EQ(ToErrno(fs_->GetXattr(file->ino, "user.other").error()), ENODATA);
+  auto names = fs_->ListXattr(file->ino);
+  ASSERT_TRUE(names.has_value());
+  EXPECT_EQ(names->size(), 4u);  // gid, resource_type, host, created_at
+  EXPECT_EQ(api_.TotalCalls(), 0);
+}
+
+TEST_F(VfsMetaTest, UploadStateFollowsTheFile) {
+  uint64_t task = TaskIno();
+  api_.FailNext("UploadAttachment", MakeError(ErrorCode::kUnavailable, "503 from Asana", 503));
+  ASSERT_FALSE(WriteNew(task, "state.txt", "x").has_value());
+  auto entry = fs_->Lookup(task, "state.txt");
+  EXPECT_EQ(*fs_->GetXattr(entry->ino, "user.asana.upload_state"), "failed: 503 from Asana");
+  EXPECT_NE(fs_->StatusText().find("state.txt"), std::string::npos);
+  clock_.Advance(seconds(2));
+  fs_->RunWorkerOnce();
+  EXPECT_EQ(*fs_->GetXattr(entry->ino, "user.asana.upload_state"), "uploaded");
+  EXPECT_NE(fs_->StatusText().find("uploads not yet in Asana: 0"), std::string::npos);
+}
+
+TEST_F(VfsMetaTest, StatusFileIsFoundByNameButNotListed) {
+  auto status = fs_->Lookup(1, ".asanafs-status");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_GT(status->attr.st_size, 0);
+  std::string text = ReadAll(status->ino);
+  EXPECT_NE(text.find("cache:"), std::string::npos);
+  for (const auto& name : List(1)) {
+    EXPECT_NE(name, ".asanafs-status");
+  }
+  EXPECT_EQ(ErrnoOf(fs_->Unlink(1, ".asanafs-status")), EPERM);
+}
+
+}  // namespace
+}  // namespace asanafs::vfs
