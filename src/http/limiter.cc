@@ -28,7 +28,13 @@ Result<HttpResponse> LimitingTransport::Send(const HttpRequest& req) {
   const size_t limit = read ? max_reads_ : max_writes_;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return in_flight < limit; });
+    if (BackgroundPriority::active()) {
+      cv_.wait(lock, [&] { return in_flight < limit && foreground_waiting_ == 0; });
+    } else {
+      ++foreground_waiting_;
+      cv_.wait(lock, [&] { return in_flight < limit; });
+      --foreground_waiting_;
+    }
     ++in_flight;
   }
   auto result = inner_.Send(req);

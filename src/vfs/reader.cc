@@ -26,11 +26,26 @@ void FetchPool::Submit(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(std::move(job));
-    if (threads_.size() < size_ && threads_.size() < jobs_.size() + 1) {
-      threads_.emplace_back([this] { Run(); });
-    }
+    StartThreadsLocked();
   }
   cv_.notify_one();
+}
+
+void FetchPool::SubmitFirst(std::vector<std::function<void()>> jobs) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+      jobs_.push_front(std::move(*it));
+    }
+    StartThreadsLocked();
+  }
+  cv_.notify_all();
+}
+
+void FetchPool::StartThreadsLocked() {
+  while (threads_.size() < size_ && threads_.size() < jobs_.size()) {
+    threads_.emplace_back([this] { Run(); });
+  }
 }
 
 void FetchPool::Run() {
@@ -123,7 +138,8 @@ void RemoteFile::Schedule(uint64_t first_chunk, uint64_t last_chunk) {
       continue;
     }
     uint64_t end = c;
-    while (end + 1 <= last_chunk && end + 1 - c < per_job && chunks_[end + 1] == ChunkState::kMissing) {
+    while (end + 1 <= last_chunk && end + 1 - c < per_job &&
+           chunks_[end + 1] == ChunkState::kMissing) {
       ++end;
     }
     for (uint64_t i = c; i <= end; ++i) {
@@ -179,8 +195,8 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
     }
     auto got = api_.Download(*url, pos, end - pos, sink);
     if (write_failed) {
-      Error e = MakeError(ErrorCode::kIo, std::string("writing the cache file: ") +
-                                              std::strerror(errno));
+      Error e =
+          MakeError(ErrorCode::kIo, std::string("writing the cache file: ") + std::strerror(errno));
       e.sys_errno = errno;
       status = Unexpected(e);
       break;
@@ -188,8 +204,9 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
     if (got.has_value() || pos >= end) {
       status = OkStatus();
       if (pos < end) {
-        status = MakeError(ErrorCode::kBadResponse,
-                           "the download of " + gid_ + " ended early at byte " + std::to_string(pos));
+        status =
+            MakeError(ErrorCode::kBadResponse,
+                      "the download of " + gid_ + " ended early at byte " + std::to_string(pos));
       }
       break;
     }
@@ -228,8 +245,8 @@ void RemoteFile::PublishIfComplete() {
   auto published = cache_.CommitFill(std::move(*fill_));
   fill_.reset();
   if (!published.has_value()) {
-    LOG(WARN) << "cannot keep attachment " << gid_ << " in the cache: "
-              << published.error().message;
+    LOG(WARN) << "cannot keep attachment " << gid_
+              << " in the cache: " << published.error().message;
   }
 }
 
@@ -243,8 +260,8 @@ Status RemoteFile::EnsureRange(uint64_t offset, uint64_t length, ReadAhead& ra) 
   const uint64_t last = (offset + length - 1) / cb;
   // Sequential access grows the read-ahead window; a jump resets it.
   if (offset == ra.next_offset) {
-    ra.window = ra.window == 0 ? options_.initial_window
-                               : std::min(ra.window * 2, options_.max_window);
+    ra.window =
+        ra.window == 0 ? options_.initial_window : std::min(ra.window * 2, options_.max_window);
   } else {
     ra.window = 0;
   }

@@ -8,17 +8,16 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <future>
 
 #include "asanafs/model/names.h"
 #include "asanafs/util/log.h"
+#include "asanafs/util/priority.h"
 #include "vfs_internal.h"
 
 namespace asanafs::vfs {
 namespace {
 
-constexpr mode_t kDirMode = S_IFDIR | 0755;
-constexpr mode_t kFileMode = S_IFREG | 0644;
-constexpr mode_t kLinkFileMode = S_IFREG | 0444;
 constexpr std::string_view kStatusName = ".asanafs-status";
 
 }  // namespace
@@ -68,10 +67,11 @@ Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state
       clock_(clock),
       options_(std::move(options)),
       mount_time_(clock.SystemNow()),
-      fetch_pool_(options_.fetch_threads) {
+      fetch_pool_(options_.fetch_threads),
+      listing_pool_(options_.prefetch_threads) {
   Node* root = nodes_.Get(NodeTable::kRootIno);
   root->st.st_ino = NodeTable::kRootIno;
-  root->st.st_mode = options_.read_only ? (S_IFDIR | 0555) : kDirMode;
+  root->st.st_mode = DefaultDirMode(options_);
   root->st.st_nlink = 2;
   root->st.st_uid = options_.uid;
   root->st.st_gid = options_.gid;
@@ -84,7 +84,8 @@ Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state
     LOG(WARN) << "cannot load the metadata overlay: " << overlays.error().message;
   }
   RecoverJournal();
-  cache_.SetLimit(options_.cache_limit_bytes, [this](const std::string& gid) { return IsOpen(gid); });
+  cache_.SetLimit(options_.cache_limit_bytes,
+                  [this](const std::string& gid) { return IsOpen(gid); });
   if (options_.start_worker) {
     worker_ = std::thread([this] { WorkerLoop(); });
   }
@@ -102,7 +103,8 @@ Vfs::~Vfs() {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (!staged_.empty()) {
-    LOG(INFO) << staged_.size() << " staged file(s) not yet in Asana; they resume at the next mount";
+    LOG(INFO) << staged_.size()
+              << " staged file(s) not yet in Asana; they resume at the next mount";
   }
 }
 
@@ -172,11 +174,29 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
       break;
     }
     case NodeKind::kTask: {
-      ASSIGN_OR_RETURN(auto attachments, api_.ListAttachments(gid));
-      ASSIGN_OR_RETURN(auto subtasks, api_.ListSubtasks(gid));
+      // The two lists are independent: one round trip instead of two.
+      auto subtasks_future =
+          std::async(std::launch::async, [this, &gid, background = BackgroundPriority::active()] {
+            std::optional<BackgroundPriority> priority;
+            if (background) {
+              priority.emplace();
+            }
+            return api_.ListSubtasks(gid);
+          });
+      auto attachments_or = api_.ListAttachments(gid);
+      auto subtasks_or = subtasks_future.get();
+      ASSIGN_OR_RETURN(auto attachments, std::move(attachments_or));
+      ASSIGN_OR_RETURN(auto subtasks, std::move(subtasks_or));
       for (const auto& a : attachments) {
-        ChildSpec c{NodeKind::kAttachment, a.gid, a.name, a.created_at, std::nullopt, 0, {},
-                    a.view_url, a.host.empty() ? "asana" : a.host};
+        ChildSpec c{NodeKind::kAttachment,
+                    a.gid,
+                    a.name,
+                    a.created_at,
+                    std::nullopt,
+                    0,
+                    {},
+                    a.view_url,
+                    a.host.empty() ? "asana" : a.host};
         if (a.IsAsanaHosted()) {
           c.size = a.size.value_or(0);
         } else {
@@ -247,11 +267,11 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
     st.st_uid = options_.uid;
     st.st_gid = options_.gid;
     if (IsDirectory(c.kind)) {
-      st.st_mode = options_.read_only ? (S_IFDIR | 0555) : kDirMode;
+      st.st_mode = DefaultDirMode(options_);
       st.st_nlink = 2;
       SetTimes(&st, c.kind == NodeKind::kTask && c.modified_at ? *c.modified_at : mount_time_);
     } else {
-      st.st_mode = c.kind == NodeKind::kLink || options_.read_only ? kLinkFileMode : kFileMode;
+      st.st_mode = DefaultFileMode(options_, c.kind != NodeKind::kLink);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(c.size);
       st.st_blksize = 4096;
@@ -286,13 +306,13 @@ void Vfs::AddStagedChildren(Node* dir) {
     }
     if (node->st.st_ino == 0) {
       node->st.st_ino = node->ino;
-      node->st.st_mode = kFileMode;
+      node->st.st_mode = DefaultFileMode(options_);
       node->st.st_nlink = 1;
       node->st.st_uid = options_.uid;
       node->st.st_gid = options_.gid;
       node->st.st_size = static_cast<off_t>(s->rec.size);
-      SetTimes(&node->st, std::chrono::system_clock::time_point(
-                              std::chrono::seconds(s->rec.staged_at)));
+      SetTimes(&node->st,
+               std::chrono::system_clock::time_point(std::chrono::seconds(s->rec.staged_at)));
       ApplyOverlay(node);
     }
     dir->children[node->name] = node->ino;
@@ -305,7 +325,7 @@ void Vfs::AddStatusNode(Node* root) {
   node->name = node->raw_name = ".asanafs-status";
   node->st = {};
   node->st.st_ino = node->ino;
-  node->st.st_mode = S_IFREG | 0444;
+  node->st.st_mode = DefaultFileMode(options_, false);
   node->st.st_nlink = 1;
   node->st.st_uid = options_.uid;
   node->st.st_gid = options_.gid;
@@ -346,8 +366,8 @@ Status Vfs::EnsureListed(uint64_t dir) {
     ApplyListing(dir, *listing);
   } else if (node->listed) {
     // A stale listing beats an error: keep serving it, retry at the next access.
-    LOG(WARN) << "listing of " << Redacted{node->name} << " failed, serving the previous one: "
-              << listing.error().message;
+    LOG(WARN) << "listing of " << Redacted{node->name}
+              << " failed, serving the previous one: " << listing.error().message;
   } else {
     status = Unexpected(listing.error());
   }
@@ -400,8 +420,73 @@ Result<struct stat> Vfs::GetAttr(uint64_t ino) {
   return node->st;
 }
 
+void Vfs::NoteDescent(uint64_t ino) {
+  std::vector<uint64_t> siblings;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node* dir = nodes_.Get(ino);
+    Node* parent = dir != nullptr ? nodes_.Get(dir->parent) : nullptr;
+    if (parent == nullptr || parent == dir || !parent->listed) {
+      return;
+    }
+    if (parent->descent_epoch != parent->listed_at) {
+      parent->descent_epoch = parent->listed_at;
+      parent->descents = 0;
+      parent->last_descent = 0;
+      parent->prefetched = false;
+    }
+    if (parent->last_descent == ino) {
+      return;
+    }
+    parent->last_descent = ino;
+    // One child opened is someone browsing; two in a row is a traversal.
+    if (++parent->descents < 2 || parent->prefetched) {
+      return;
+    }
+    parent->prefetched = true;
+    for (const auto& [name, child_ino] : parent->children) {
+      Node* child = nodes_.Get(child_ino);
+      if (child_ino != ino && IsDirectory(child->kind) && !child->listed &&
+          !listing_in_flight_.contains(child_ino)) {
+        siblings.push_back(child_ino);
+      }
+    }
+  }
+  if (siblings.empty()) {
+    return;
+  }
+  std::vector<std::function<void()>> jobs;
+  for (uint64_t sibling : siblings) {
+    jobs.push_back([this, sibling] { PrefetchListing(sibling, 1); });
+  }
+  // Ahead of older prefetches: this is where the traversal is now.
+  listing_pool_.SubmitFirst(std::move(jobs));
+}
+
+void Vfs::PrefetchListing(uint64_t ino, int depth) {
+  BackgroundPriority priority;
+  if (!EnsureListed(ino).has_value() || depth <= 0) {
+    return;
+  }
+  std::vector<uint64_t> children;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Node* dir = nodes_.Get(ino);
+    for (const auto& [name, child_ino] : dir->children) {
+      Node* child = nodes_.Get(child_ino);
+      if (IsDirectory(child->kind) && !child->listed) {
+        children.push_back(child_ino);
+      }
+    }
+  }
+  for (uint64_t child : children) {
+    listing_pool_.Submit([this, child, depth] { PrefetchListing(child, depth - 1); });
+  }
+}
+
 Result<uint64_t> Vfs::OpenDir(uint64_t ino) {
   RETURN_IF_ERROR(EnsureListed(ino));
+  NoteDescent(ino);
   auto snapshot = std::make_shared<DirSnapshot>();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -686,9 +771,8 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
       file->ra = ra;
     }
     fd = file->remote->fd();
-    size = static_cast<size_t>(
-        std::min<uint64_t>(size, file->remote->size() - std::min<uint64_t>(
-                                                            file->remote->size(), offset)));
+    size = static_cast<size_t>(std::min<uint64_t>(
+        size, file->remote->size() - std::min<uint64_t>(file->remote->size(), offset)));
   } else {
     fd = file->fd.get();
   }
@@ -730,13 +814,18 @@ constexpr std::string_view kXattrPrefix = "user.asana.";
 
 const char* ResourceType(NodeKind kind) {
   switch (kind) {
-    case NodeKind::kWorkspace: return "workspace";
-    case NodeKind::kProject: return "project";
-    case NodeKind::kTask: return "task";
+    case NodeKind::kWorkspace:
+      return "workspace";
+    case NodeKind::kProject:
+      return "project";
+    case NodeKind::kTask:
+      return "task";
     case NodeKind::kAttachment:
-    case NodeKind::kLink: return "attachment";
+    case NodeKind::kLink:
+      return "attachment";
     case NodeKind::kRoot:
-    case NodeKind::kStatus: return "";
+    case NodeKind::kStatus:
+      return "";
   }
   return "";
 }
@@ -774,8 +863,8 @@ Result<std::string> Vfs::GetXattr(uint64_t ino, std::string_view name) {
     return MakeError(ErrorCode::kNotFound, "unknown inode");
   }
   Error none = MakeError(ErrorCode::kNoAttribute, "no such attribute");
-  if (name.substr(0, kXattrPrefix.size()) != kXattrPrefix ||
-      node->kind == NodeKind::kRoot || node->kind == NodeKind::kStatus) {
+  if (name.substr(0, kXattrPrefix.size()) != kXattrPrefix || node->kind == NodeKind::kRoot ||
+      node->kind == NodeKind::kStatus) {
     return none;
   }
   std::string_view key = name.substr(kXattrPrefix.size());
@@ -828,12 +917,12 @@ std::string Vfs::StatusTextLocked() {
   std::string lines;
   for (const auto& [id, s] : staged_) {
     const model::UploadRecord& r = s->rec;
-    const char* state = s->uploading                 ? "uploading"
-                        : !r.last_error.empty()      ? "failed"
+    const char* state = s->uploading                               ? "uploading"
+                        : !r.last_error.empty()                    ? "failed"
                         : r.state == model::UploadState::kOpen     ? "writing"
                         : r.state == model::UploadState::kDeferred ? "waiting-rename"
                         : r.state == model::UploadState::kUploaded ? "deleting-old"
-                                                                     : "queued";
+                                                                   : "queued";
     failed += r.last_error.empty() ? 0 : 1;
     lines += std::string("  ") + state + "\t" + std::to_string(r.size) + " bytes\ttask " +
              r.task_gid + "\t" + model::SanitizeComponent(r.name);

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "asanafs/http/transport.h"
+#include "asanafs/util/priority.h"
 
 namespace asanafs::http {
 
@@ -33,6 +34,7 @@ class LimitingTransport : public HttpTransport {
   std::condition_variable cv_;
   size_t reads_ = 0;
   size_t writes_ = 0;
+  size_t foreground_waiting_ = 0;
 };
 
 }  // namespace asanafs::http

@@ -8,11 +8,11 @@
 
 #include <sys/stat.h>
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -33,8 +33,8 @@ struct Node {
   uint64_t parent = 0;
   NodeKind kind = NodeKind::kRoot;
   std::string gid;
-  std::string name;  // the mapped path component in its parent
-  std::string raw_name;  // the name Asana has (what an overwrite uploads as)
+  std::string name;       // the mapped path component in its parent
+  std::string raw_name;   // the name Asana has (what an overwrite uploads as)
   int64_t staged_id = 0;  // non-zero: content is a staged upload (journal id)
   struct stat st {};
   uint64_t nlookup = 0;  // kernel references (lookup minus forget)
@@ -49,6 +49,11 @@ struct Node {
   bool listed = false;
   SteadyTime listed_at{};
   std::map<std::string, uint64_t> children;
+  // Traversal detection for listing prefetch, per listing (epoch = listed_at).
+  SteadyTime descent_epoch{};
+  uint64_t last_descent = 0;  // the child directory opened last
+  int descents = 0;           // distinct child directories opened in a row
+  bool prefetched = false;
 };
 
 class NodeTable {

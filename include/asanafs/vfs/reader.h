@@ -33,11 +33,11 @@
 namespace asanafs::vfs {
 
 struct ReaderOptions {
-  uint64_t chunk_bytes = 1 << 20;           // unit of fetching and bookkeeping
-  uint64_t initial_window = 1 << 20;        // read-ahead after the first sequential read
-  uint64_t max_window = 64ull << 20;        // read-ahead cap
-  uint64_t max_range_bytes = 8ull << 20;    // one Range request at most this long
-  std::chrono::seconds url_max_age{90};     // refresh the URL before using it after this
+  uint64_t chunk_bytes = 1 << 20;         // unit of fetching and bookkeeping
+  uint64_t initial_window = 1 << 20;      // read-ahead after the first sequential read
+  uint64_t max_window = 64ull << 20;      // read-ahead cap
+  uint64_t max_range_bytes = 8ull << 20;  // one Range request at most this long
+  std::chrono::seconds url_max_age{90};   // refresh the URL before using it after this
 };
 
 // A small pool of threads running fetch jobs; threads start at first use
@@ -47,9 +47,12 @@ class FetchPool {
   explicit FetchPool(size_t threads) : size_(threads) {}
   ~FetchPool();
   void Submit(std::function<void()> job);
+  // Queues `jobs` ahead of everything already queued, in their given order.
+  void SubmitFirst(std::vector<std::function<void()>> jobs);
 
  private:
   void Run();
+  void StartThreadsLocked();  // mu_ held
   const size_t size_;
   std::mutex mu_;  // guards jobs_, threads_, stopping_
   std::condition_variable cv_;

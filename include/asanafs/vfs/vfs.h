@@ -49,6 +49,9 @@ inline constexpr uint64_t kMaxFileBytes = 100ull * 1024 * 1024;
 struct VfsOptions {
   uid_t uid = 0;
   gid_t gid = 0;
+  // -o umask: bits cleared from 0666 (files) and 0777 (directories). A chmod
+  // kept in the overlay wins over this default.
+  mode_t umask = 022;
   std::chrono::seconds dir_ttl{60};  // how long a directory listing is reused
   double entry_timeout = 1.0;        // seconds the kernel may cache a name
   double attr_timeout = 1.0;         // seconds the kernel may cache attributes
@@ -63,7 +66,11 @@ struct VfsOptions {
   bool start_worker = true;  // tests drive RunWorkerOnce() instead
   ReaderOptions reader;
   uint64_t cache_limit_bytes = 0;  // content cache cap (0 = none); LRU eviction
-  size_t fetch_threads = 8;  // parallel range requests across all open files
+  size_t fetch_threads = 8;        // parallel range requests across all open files
+  // Background listings during a traversal (find, ls -R, rsync). A task
+  // listing is two requests: 25 fill Asana's 50 GETs in flight, and the
+  // limiter lets a waiting foreground request go before them.
+  size_t prefetch_threads = 25;
 };
 
 // What Lookup returns: the kernel's view of one name.
@@ -171,6 +178,10 @@ class Vfs {
 
   // read side
   Status EnsureListed(uint64_t dir);
+  // Notes that `dir` was opened; after two distinct siblings were, lists the
+  // remaining siblings (and their subdirectories) in the background.
+  void NoteDescent(uint64_t dir);
+  void PrefetchListing(uint64_t dir, int depth);
   Result<std::vector<ChildSpec>> FetchListing(NodeKind kind, const std::string& gid);
   void ApplyListing(uint64_t dir, const std::vector<ChildSpec>& children);  // mu_ held
   void AddStagedChildren(Node* dir);                                        // mu_ held
@@ -181,8 +192,8 @@ class Vfs {
   // Returns the streaming reader of `gid`, shared by every handle that has it open.
   Result<std::shared_ptr<RemoteFile>> OpenRemote(const std::string& gid, uint64_t size);
   Entry MakeEntry(const Node& node) const;
-  void AddStatusNode(Node* root);  // mu_ held
-  std::string StatusTextLocked();  // mu_ held
+  void AddStatusNode(Node* root);       // mu_ held
+  std::string StatusTextLocked();       // mu_ held
   void ApplyOverlay(Node* node) const;  // mu_ held
   std::shared_ptr<OpenFile> FindFile(uint64_t fh);
   uint64_t AddHandle(std::shared_ptr<OpenFile> file);
@@ -191,13 +202,13 @@ class Vfs {
   Result<std::shared_ptr<Staged>> NewStaged(model::UploadRecord rec, int content_fd,
                                             uint64_t copy_bytes);
   Result<std::shared_ptr<Staged>> StageExisting(uint64_t ino, bool truncate);
-  Status UploadIfDirty(Staged& s);  // op_mu held
-  Status UploadNow(Staged& s);      // op_mu held
+  Status UploadIfDirty(Staged& s);                       // op_mu held
+  Status UploadNow(Staged& s);                           // op_mu held
   Status Land(Staged& s, const asana::Attachment& att);  // op_mu held
-  Status DeleteReplaced(Staged& s);                       // op_mu held
+  Status DeleteReplaced(Staged& s);                      // op_mu held
   void FinishOpenReaders(const std::string& gid);
-  void Finish(Staged& s, const asana::Attachment& att);   // op_mu held
-  void Discard(Staged& s);                                // op_mu held
+  void Finish(Staged& s, const asana::Attachment& att);  // op_mu held
+  void Discard(Staged& s);                               // op_mu held
   Result<std::optional<asana::Attachment>> FindLanded(const Staged& s);
   Status SetOverlayFor(const std::string& key, const model::Overlay& overlay);
   void MoveOverlay(const std::string& from, const std::string& to);
@@ -243,6 +254,7 @@ class Vfs {
   std::map<std::string, std::weak_ptr<RemoteFile>> remotes_;
   // Last: destroyed first, so no fetch job outlives what it uses.
   FetchPool fetch_pool_;
+  FetchPool listing_pool_;  // destroyed before fetch_pool_: uses nothing of it
 };
 
 }  // namespace asanafs::vfs

@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -63,8 +67,67 @@ TEST(LimiterTest, ApiReadsAndWritesStayWithinTheirLimits) {
   EXPECT_LE(PeakFor("DELETE", true, 12), 2);
 }
 
-TEST(LimiterTest, DownloadsWithoutTokenAreNotLimited) {
-  EXPECT_GT(PeakFor("GET", false, 12), 3);
+TEST(LimiterTest, DownloadsWithoutTokenAreNotLimited) { EXPECT_GT(PeakFor("GET", false, 12), 3); }
+
+// Lets one request through at a time, in the order they reach it.
+class GatedTransport : public HttpTransport {
+ public:
+  Result<HttpResponse> Send(const HttpRequest& req) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    order_.push_back(req.url);
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    HttpResponse r;
+    r.status = 200;
+    return r;
+  }
+  void WaitForCalls(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return order_.size() >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::vector<std::string> order() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return order_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> order_;
+  bool open_ = false;
+};
+
+TEST(LimiterTest, ForegroundRequestsGoBeforeWaitingBackgroundOnes) {
+  GatedTransport gate;
+  LimitingTransport limited(gate, /*max_reads=*/1, /*max_writes=*/1);
+  auto send = [&](std::string url, bool background) {
+    std::optional<BackgroundPriority> priority;
+    if (background) {
+      priority.emplace();
+    }
+    HttpRequest req;
+    req.method = "GET";
+    req.url = std::move(url);
+    req.headers.push_back({"Authorization", "Bearer t"});
+    EXPECT_TRUE(limited.Send(req).has_value());
+  };
+  std::thread holder(send, "holder", true);
+  gate.WaitForCalls(1);
+  std::thread background(send, "background", true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it queue first
+  std::thread foreground(send, "foreground", false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gate.Open();
+  for (auto* t : {&holder, &background, &foreground}) {
+    t->join();
+  }
+  EXPECT_EQ(gate.order(), (std::vector<std::string>{"holder", "foreground", "background"}));
+  EXPECT_FALSE(BackgroundPriority::active());
 }
 
 }  // namespace
