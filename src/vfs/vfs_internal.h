@@ -11,6 +11,14 @@
 
 namespace asanafs::vfs {
 
+// Default modes under -o umask; -o ro and .url links drop the write bits.
+inline mode_t DefaultDirMode(const VfsOptions& o) {
+  return S_IFDIR | ((o.read_only ? 0555 : 0777) & ~o.umask & 0777);
+}
+inline mode_t DefaultFileMode(const VfsOptions& o, bool writable = true) {
+  return S_IFREG | ((writable && !o.read_only ? 0666 : 0444) & ~o.umask & 0777);
+}
+
 // One child as a listing reports it, before names are assigned.
 struct Vfs::ChildSpec {
   NodeKind kind;

@@ -241,13 +241,13 @@ Result<CreateResult> Vfs::Create(uint64_t parent, std::string_view name, mode_t 
     node->staged_id = s->rec.id;
     node->st = {};
     node->st.st_ino = node->ino;
-    node->st.st_mode = S_IFREG | 0644;
+    node->st.st_mode = DefaultFileMode(options_);
     node->st.st_nlink = 1;
     node->st.st_uid = options_.uid;
     node->st.st_gid = options_.gid;
     node->st.st_blksize = 4096;
     SetTimes(&node->st, clock_.SystemNow());
-    if ((mode & 07777) != 0644) {
+    if ((mode & 07777) != (DefaultFileMode(options_) & 07777)) {
       model::Overlay o;
       o.mode = mode & 07777;
       if (auto set = SetOverlayFor(s->Key(), o); !set) {
@@ -903,7 +903,7 @@ Result<Entry> Vfs::Mkdir(uint64_t parent, std::string_view name, mode_t mode) {
   node->name = node->raw_name = std::string(name);
   node->st = {};
   node->st.st_ino = node->ino;
-  node->st.st_mode = S_IFDIR | 0755;
+  node->st.st_mode = DefaultDirMode(options_);
   node->st.st_nlink = 2;
   node->st.st_uid = options_.uid;
   node->st.st_gid = options_.gid;
