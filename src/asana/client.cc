@@ -148,7 +148,8 @@ std::string AsanaClient::Url(const std::string& path, const Query& query) const 
 }
 
 Result<http::HttpResponse> AsanaClient::Call(const std::string& method, const std::string& path,
-                                             const Query& query, http::HttpRequest req) {
+                                             const Query& query, http::HttpRequest req,
+                                             int also_ok) {
   req.method = method;
   req.url = Url(path, query);
   req.headers.emplace_back("Authorization", "Bearer " + options_.token);
@@ -160,7 +161,7 @@ Result<http::HttpResponse> AsanaClient::Call(const std::string& method, const st
   if (!resp.has_value()) {
     return WithContext(method, path, resp.error());
   }
-  if (resp->status < 200 || resp->status > 299) {
+  if ((resp->status < 200 || resp->status > 299) && resp->status != also_ok) {
     return HttpError(method, path, *resp);
   }
   return resp;
@@ -387,6 +388,30 @@ Result<Task> AsanaClient::CreateTask(const std::string& project_gid, const std::
   ASSIGN_OR_RETURN(auto resp, Call("POST", path, {{"opt_fields", kTaskFields}}, std::move(req)));
   auto task = DecodeTask(resp.body);
   return task.has_value() ? task : WithContext("POST", path, task.error());
+}
+
+Result<EventPage> AsanaClient::GetEvents(const std::string& resource_gid, const std::string& sync) {
+  if (resource_gid.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "empty resource gid");
+  }
+  const std::string path = "/events";
+  Query query{{"resource", resource_gid}};
+  if (!sync.empty()) {
+    query.emplace_back("sync", sync);
+  }
+  ASSIGN_OR_RETURN(auto resp, Call("GET", path, query, {}, /*also_ok=*/412));
+  if (resp.status == 412) {
+    auto fresh = DecodeSyncToken(resp.body);
+    if (!fresh) {
+      return MakeError(ErrorCode::kBadResponse, "GET /events → 412 without a sync token");
+    }
+    EventPage page;
+    page.sync = std::move(*fresh);
+    page.expired = true;
+    return page;
+  }
+  auto page = DecodeEventPage(resp.body);
+  return page.has_value() ? page : WithContext("GET", path, page.error());
 }
 
 Result<Task> AsanaClient::CreateSubtask(const std::string& parent_task_gid,

@@ -310,6 +310,79 @@ Result<Page<Attachment>> DecodeAttachmentPage(std::string_view body) {
   return DecodeList<Attachment>(body);
 }
 
+namespace {
+
+// {gid, resource_type} of an event's resource or parent; false if malformed.
+bool DecodeEventRef(const Value& v, EventRef* out) {
+  if (!v.IsObject()) {
+    return false;
+  }
+  const Value* gid = Member(v, "gid");
+  const Value* type = Member(v, "resource_type");
+  if (gid == nullptr || !gid->IsString() || gid->GetStringLength() == 0) {
+    return false;
+  }
+  out->gid.assign(gid->GetString(), gid->GetStringLength());
+  if (type != nullptr && type->IsString()) {
+    out->resource_type.assign(type->GetString(), type->GetStringLength());
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<EventPage> DecodeEventPage(std::string_view body) {
+  rapidjson::Document doc;
+  RETURN_IF_ERROR(Parse(body, &doc));
+  EventPage page;
+  const Value* data = Member(doc, "data");
+  if (data != nullptr && !data->IsArray()) {
+    return Bad("events: data is not an array");
+  }
+  if (data != nullptr) {
+    for (const Value& item : data->GetArray()) {
+      Event e;
+      if (!item.IsObject() || Member(item, "resource") == nullptr ||
+          !DecodeEventRef(*Member(item, "resource"), &e.resource)) {
+        continue;  // at-most-once anyway: the listing TTL covers what we skip
+      }
+      if (const Value* parent = Member(item, "parent")) {
+        EventRef ref;
+        if (DecodeEventRef(*parent, &ref)) {
+          e.parent = std::move(ref);
+        }
+      }
+      if (const Value* action = Member(item, "action"); action != nullptr && action->IsString()) {
+        e.action.assign(action->GetString(), action->GetStringLength());
+      }
+      page.events.push_back(std::move(e));
+    }
+  }
+  RETURN_IF_ERROR(GetString(doc, "sync", "events", &page.sync));
+  if (page.sync.empty()) {
+    return Bad("events: no sync token");
+  }
+  if (const Value* more = Member(doc, "has_more")) {
+    if (!more->IsBool()) {
+      return Bad("events: has_more is not a boolean");
+    }
+    page.has_more = more->GetBool();
+  }
+  return page;
+}
+
+std::optional<std::string> DecodeSyncToken(std::string_view body) {
+  rapidjson::Document doc;
+  if (!Parse(body, &doc).has_value()) {
+    return std::nullopt;
+  }
+  const Value* sync = Member(doc, "sync");
+  if (sync == nullptr || !sync->IsString() || sync->GetStringLength() == 0) {
+    return std::nullopt;
+  }
+  return std::string(sync->GetString(), sync->GetStringLength());
+}
+
 std::optional<std::string> DecodeErrorMessage(std::string_view body) {
   rapidjson::Document doc;
   if (!Parse(body, &doc).has_value()) {

@@ -1,5 +1,7 @@
 #include "asanafs/fuse/session.h"
 
+#include "asanafs/vfs/vfs.h"
+
 #include <fuse_lowlevel.h>
 
 #include <cstdlib>
@@ -41,6 +43,16 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Create(fuse_args* args, vfs::V
   ::fuse_session* se = fuse_session_new(args, &ops, sizeof ops, vfs);
   if (se == nullptr) {
     return MakeError(ErrorCode::kInvalidArgument, "libfuse rejected the mount options");
+  }
+  if (vfs != nullptr) {
+    // Called from the event poller, not from a request handler: no deadlock.
+    // ENOENT means the kernel had nothing cached; nothing to report.
+    vfs->SetKernelInvalidator({
+        [se](uint64_t ino) { fuse_lowlevel_notify_inval_inode(se, ino, 0, 0); },
+        [se](uint64_t parent, const std::string& name) {
+          fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size());
+        },
+    });
   }
   return std::unique_ptr<FuseSession>(new FuseSession(se));
 }

@@ -46,4 +46,14 @@ void NodeTable::Rekey(uint64_t ino, uint64_t parent, const std::string& gid) {
   by_parent_gid_[std::make_pair(parent, gid)] = ino;
 }
 
+std::vector<uint64_t> NodeTable::InosOf(const std::string& gid) const {
+  std::vector<uint64_t> out;
+  for (const auto& [key, ino] : by_parent_gid_) {
+    if (key.second == gid) {
+      out.push_back(ino);
+    }
+  }
+  return out;
+}
+
 }  // namespace asanafs::vfs

@@ -87,7 +87,7 @@ Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state
   cache_.SetLimit(options_.cache_limit_bytes,
                   [this](const std::string& gid) { return IsOpen(gid); });
   if (options_.start_worker) {
-    worker_ = std::thread([this] { WorkerLoop(); });
+    StartWorker();
   }
 }
 
@@ -100,6 +100,9 @@ Vfs::~Vfs() {
   work_cv_.notify_all();
   if (worker_.joinable()) {
     worker_.join();
+  }
+  if (events_thread_.joinable()) {
+    events_thread_.join();
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (!staged_.empty()) {
@@ -285,6 +288,7 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
     AddStagedChildren(parent);
   }
   parent->listed = true;
+  parent->stale = false;
   parent->listed_at = clock_.SteadyNow();
 }
 
@@ -342,7 +346,8 @@ Status Vfs::EnsureListed(uint64_t dir) {
   if (!IsDirectory(node->kind)) {
     return MakeError(ErrorCode::kNotDirectory, "not a directory");
   }
-  if (node->listed && clock_.SteadyNow() - node->listed_at < options_.dir_ttl) {
+  NoteUse(node);
+  if (node->listed && !node->stale && clock_.SteadyNow() - node->listed_at < options_.dir_ttl) {
     return OkStatus();
   }
   if (auto it = listing_in_flight_.find(dir); it != listing_in_flight_.end()) {

@@ -1134,6 +1134,9 @@ void Vfs::StartWorker() {
   if (!worker_.joinable()) {
     worker_ = std::thread([this] { WorkerLoop(); });
   }
+  if (!events_thread_.joinable() && options_.poll_interval.count() > 0) {
+    events_thread_ = std::thread([this] { EventLoop(); });
+  }
 }
 
 void Vfs::WorkerLoop() {

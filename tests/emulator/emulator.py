@@ -258,3 +258,7 @@ class Emulator:
 
     def delete_object(self, gid):
         self._control("DELETE", f"/objects/{gid}")
+
+    def expire_sync_tokens(self):
+        """Every Events API sync token issued so far gets 412 from now on."""
+        self._control("POST", "/expire_sync")

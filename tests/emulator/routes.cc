@@ -266,6 +266,11 @@ void Routes::Install(httplib::Server& server) {
     stats_.Reset();
     res.set_content("{}", kJson);
   });
+  server.Post("/_control/expire_sync", [this](const httplib::Request&, httplib::Response& res) {
+    auto lock = world_.Lock();
+    world_.events().Expire();
+    res.set_content("{}", "application/json");
+  });
   server.Post("/_control/faults", [this](const httplib::Request& req, httplib::Response& res) {
     std::string error;
     if (!faults_.Set(req.body, &error)) {
@@ -470,6 +475,10 @@ void Routes::Dispatch(Ctx& c) {
   if (m == "GET" && p == "/attachments") return GetAttachments(c);
   if (m == "POST" && p == "/attachments") return PostAttachment(c);
   if (m == "POST" && p == "/tasks") return PostTask(c, "");
+  if (m == "GET" && p == "/events") {
+    if (!c.req.has_param("resource")) return c.Fail(400, "resource: Missing input");
+    return GetEvents(c, c.req.get_param_value("resource"));
+  }
   if (std::regex_match(p, match, kOne)) {
     const std::string kind = match[1], gid = match[2];
     if (m == "GET" && kind == "users") return GetUser(c, gid);
@@ -496,6 +505,9 @@ void Routes::Dispatch(Ctx& c) {
     if (m == "GET" && kind == "projects" && rel == "tasks") {
       if (!CheckGid(gid, "project", &msg)) return c.Fail(400, msg);
       return GetTasksOf(c, gid);
+    }
+    if (m == "GET" && rel == "events" && (kind == "projects" || kind == "tasks")) {
+      return GetEvents(c, gid);  // "/[path_to_resource]/events" in lieu of ?resource=
     }
     if (kind == "tasks" && rel == "subtasks" && (m == "GET" || m == "POST")) {
       if (!CheckGid(gid, "task", &msg)) return c.Fail(400, msg);
@@ -636,6 +648,67 @@ void Routes::GetAttachments(Ctx& c) {
   std::vector<std::string> gids;
   for (const Attachment* a : world_.AttachmentsOf(parent)) gids.push_back(a->gid);
   ReplyList(c, gids, "/attachments?parent=" + parent);
+}
+
+// GET /events (OAS getEvents): 412 with a fresh token when the token is missing or
+// too old; otherwise up to 100 events after it, has_more, and the next token.
+void Routes::GetEvents(Ctx& c, const std::string& resource) {
+  std::string msg;
+  if (!CheckGid(resource, "resource", &msg)) return c.Fail(400, msg);
+  auto lock = world_.Lock();
+  Kind kind = world_.KindOf(resource);
+  if (kind == Kind::kNone) return c.Fail(404, "resource: Unknown object: " + resource);
+  Drain(c);
+  EventLog& log = world_.events();
+  std::vector<const RecordedEvent*> events;
+  bool has_more = false;
+  std::string next;
+  const std::string token = c.req.has_param("sync") ? c.req.get_param_value("sync") : "";
+  rapidjson::Document doc(rapidjson::kObjectType);
+  auto& alloc = doc.GetAllocator();
+  auto str = [&](const std::string& v) { return rapidjson::Value(v.c_str(), alloc); };
+  if (!log.Since(token, resource, 100, &events, &has_more, &next)) {
+    rapidjson::Value errors(rapidjson::kArrayType);
+    rapidjson::Value err(rapidjson::kObjectType);
+    err.AddMember("message",
+                  "Sync token invalid or too old. If you are attempting to keep resources in "
+                  "sync, you must fetch the full dataset for this query now and use the new "
+                  "sync token for the next sync.",
+                  alloc);
+    errors.PushBack(err, alloc);
+    doc.AddMember("errors", errors, alloc);
+    doc.AddMember("sync", str(log.HeadToken()), alloc);
+    c.res.status = 412;
+    c.res.set_content(ToJson(doc, c.pretty), kJson);
+    return;
+  }
+  auto ref = [&](const Ref& r) {
+    rapidjson::Value v(rapidjson::kObjectType);
+    v.AddMember("gid", str(r.gid), alloc);
+    v.AddMember("resource_type", str(r.type), alloc);
+    if (!r.name.empty()) v.AddMember("name", str(r.name), alloc);
+    return v;
+  };
+  rapidjson::Value data(rapidjson::kArrayType);
+  for (const RecordedEvent* e : events) {
+    rapidjson::Value ev(rapidjson::kObjectType);
+    ev.AddMember("user", ref({world_.user().gid, "user", world_.user().name}), alloc);
+    ev.AddMember("created_at", str(FormatTimestamp(e->created_ms)), alloc);
+    ev.AddMember("type", str(e->resource.type), alloc);
+    ev.AddMember("action", str(e->action), alloc);
+    ev.AddMember("resource", ref(e->resource), alloc);
+    if (e->parent.gid.empty()) {
+      ev.AddMember("parent", rapidjson::Value(), alloc);
+    } else {
+      ev.AddMember("parent", ref(e->parent), alloc);
+    }
+    data.PushBack(ev, alloc);
+  }
+  doc.AddMember("data", data, alloc);
+  doc.AddMember("sync", str(next), alloc);
+  doc.AddMember("has_more", has_more, alloc);
+  c.res.status = 200;
+  c.res.set_content(ToJson(doc, c.pretty), kJson);
 }
 
 void Routes::DeleteAttachment(Ctx& c, const std::string& gid) {

@@ -75,6 +75,7 @@ class Routes {
   void PostAttachment(Ctx& c);
   void DeleteAttachment(Ctx& c, const std::string& gid);
   void PostTask(Ctx& c, const std::string& parent);
+  void GetEvents(Ctx& c, const std::string& resource);
 
   // Shared pieces.
   void ReplyList(Ctx& c, const std::vector<std::string>& gids, const std::string& list_key);

@@ -211,6 +211,13 @@ std::string World::AddTask(const std::string& name, const std::vector<std::strin
   if (parent_task) parent_task->subtasks.push_back(t.gid);
   std::string gid = t.gid;
   tasks_.emplace(gid, std::move(t));
+  {
+    const Task& nt = tasks_.at(gid);
+    Ref parent_ref = !nt.parent.empty()
+                         ? Ref{nt.parent, "task", tasks_.at(nt.parent).name}
+                         : Ref{nt.projects.front(), "project", projects_.at(nt.projects.front()).name};
+    events_.Record("added", {gid, "task", nt.name}, parent_ref, ScopesOf(*this, gid));
+  }
   return gid;
 }
 
@@ -301,6 +308,13 @@ std::string World::AddAttachment(NewAttachment spec, std::string* error) {
   attachments_by_parent_[a.parent].push_back(a.gid);
   std::string gid = a.gid;
   attachments_.emplace(gid, std::move(a));
+  {
+    // Asana shows an upload as a story on the task (API-NOTES: no attachment "added").
+    const Attachment& na = attachments_.at(gid);
+    Ref parent_ref{na.parent, KindOf(na.parent) == Kind::kTask ? "task" : "project", ""};
+    events_.Record("added", {events_.NewStoryGid(), "story", "attached " + na.name}, parent_ref,
+                   ScopesOf(*this, na.parent));
+  }
   return gid;
 }
 
@@ -341,6 +355,23 @@ void World::RemoveTaskTree(const std::string& gid) {
 }
 
 bool World::Remove(const std::string& gid) {
+  switch (KindOf(gid)) {
+    case Kind::kAttachment:
+    case Kind::kTask:
+    case Kind::kProject: {
+      const Kind kind = KindOf(gid);
+      const char* type = kind == Kind::kAttachment ? "attachment"
+                         : kind == Kind::kTask     ? "task"
+                                                   : "project";
+      std::string name = kind == Kind::kAttachment ? attachments_.at(gid).name
+                         : kind == Kind::kTask     ? tasks_.at(gid).name
+                                                   : projects_.at(gid).name;
+      events_.Record("deleted", {gid, type, std::move(name)}, {}, ScopesOf(*this, gid));
+      break;
+    }
+    default:
+      break;
+  }
   switch (KindOf(gid)) {
     case Kind::kAttachment:
       RemoveAttachment(gid);

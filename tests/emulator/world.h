@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "events.h"
+
 namespace asanafs::emulator {
 
 struct User {
@@ -128,6 +130,7 @@ class World {
   const std::map<std::string, Project>& projects() const { return projects_; }
   const std::map<std::string, Task>& tasks() const { return tasks_; }
   const std::map<std::string, Attachment>& attachments() const { return attachments_; }
+  EventLog& events() { return events_; }
 
  private:
   std::string NewGid();
@@ -145,6 +148,7 @@ class World {
   std::map<std::string, Task> tasks_;
   std::map<std::string, Attachment> attachments_;
   std::map<std::string, std::vector<std::string>> attachments_by_parent_;
+  EventLog events_;  // not persisted: a restarted emulator's tokens all expire
 };
 
 // A content type for a file name, by extension (application/octet-stream otherwise).

@@ -256,4 +256,24 @@ Result<asana::Task> FakeAsana::CreateSubtask(const std::string& parent, const st
   return t;
 }
 
+void FakeAsana::PushEvents(asana::EventPage page) {
+  std::lock_guard<std::mutex> lock(mu_);
+  events_.push_back(std::move(page));
+}
+
+Result<asana::EventPage> FakeAsana::GetEvents(const std::string&, const std::string&) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto e = Enter("GetEvents")) {
+    return *e;
+  }
+  if (events_.empty()) {
+    asana::EventPage idle;
+    idle.sync = "idle";
+    return idle;
+  }
+  asana::EventPage page = std::move(events_.front());
+  events_.pop_front();
+  return page;
+}
+
 }  // namespace asanafs::testing

@@ -4,6 +4,7 @@
 #ifndef ASANAFS_TESTS_FAKES_FAKE_ASANA_H_
 #define ASANAFS_TESTS_FAKES_FAKE_ASANA_H_
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,8 @@ class FakeAsana : public asana::AsanaApi {
   int expire_downloads = 0;
   // Bytes handed out by Download() so far.
   uint64_t DownloadedBytes() const;
+  // GetEvents() answers these in order, then an empty page with token "idle".
+  void PushEvents(asana::EventPage page);
 
   Result<asana::User> GetMe() override;
   Result<std::vector<asana::Workspace>> ListWorkspaces() override;
@@ -54,6 +57,8 @@ class FakeAsana : public asana::AsanaApi {
                                              const std::string& local_path) override;
   Status DeleteAttachment(const std::string& gid) override;
   Result<asana::Task> CreateTask(const std::string& project_gid, const std::string& name) override;
+  Result<asana::EventPage> GetEvents(const std::string& resource_gid,
+                                     const std::string& sync) override;
   Result<asana::Task> CreateSubtask(const std::string& parent_task_gid,
                                     const std::string& name) override;
 
@@ -63,6 +68,7 @@ class FakeAsana : public asana::AsanaApi {
 
   mutable std::mutex mu_;
   std::map<std::string, int> calls_;
+  std::deque<asana::EventPage> events_;
   std::map<std::string, Error> fail_next_;
   std::vector<asana::Workspace> workspaces_;
   std::map<std::string, std::vector<asana::Project>> projects_;

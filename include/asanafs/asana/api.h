@@ -60,6 +60,13 @@ class AsanaApi {
   // POST /tasks/{gid}/subtasks
   virtual Result<Task> CreateSubtask(const std::string& parent_task_gid,
                                      const std::string& name) = 0;
+  // GET /events?resource={gid}&sync={token}. A missing or expired token is not
+  // an error: the page says `expired` and carries a fresh token (Asana's 412).
+  virtual Result<EventPage> GetEvents(const std::string& resource_gid, const std::string& sync) {
+    (void)resource_gid;
+    (void)sync;
+    return MakeError(ErrorCode::kNotSupported, "events are not supported here");
+  }
 };
 
 }  // namespace asanafs::asana

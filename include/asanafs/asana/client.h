@@ -73,13 +73,15 @@ class AsanaClient : public AsanaApi {
   Status DeleteAttachment(const std::string& gid) override;
   Result<Task> CreateTask(const std::string& project_gid, const std::string& name) override;
   Result<Task> CreateSubtask(const std::string& parent_task_gid, const std::string& name) override;
+  Result<EventPage> GetEvents(const std::string& resource_gid, const std::string& sync) override;
 
  private:
   using Query = std::vector<std::pair<std::string, std::string>>;  // values not yet encoded
 
-  // Sends one API call and returns the 2xx reply or the classified Error.
+  // Sends one API call and returns the 2xx reply (or one with status
+  // `also_ok`) or the classified Error.
   Result<http::HttpResponse> Call(const std::string& method, const std::string& path,
-                                  const Query& query, http::HttpRequest req);
+                                  const Query& query, http::HttpRequest req, int also_ok = 0);
   // GETs `path` page by page until next_page is null.
   template <typename T, typename Decode>
   Result<std::vector<T>> ListAll(const std::string& path, Query query, Decode decode);

@@ -41,6 +41,12 @@ Result<Page<Project>> DecodeProjectPage(std::string_view body);
 Result<Page<Task>> DecodeTaskPage(std::string_view body);
 Result<Page<Attachment>> DecodeAttachmentPage(std::string_view body);
 
+// `{"data": [Event...], "sync": TOKEN, "has_more": BOOL}` (GET /events, 200).
+// Events of unknown shape are skipped; a missing sync token is kBadResponse.
+Result<EventPage> DecodeEventPage(std::string_view body);
+// The fresh `sync` of a 412 reply of GET /events, or nullopt.
+std::optional<std::string> DecodeSyncToken(std::string_view body);
+
 // Returns errors[0].message of an error envelope `{"errors": [{"message":
 // ...}]}`, or nullopt when the body has no such message (not JSON, HTML, ...).
 std::optional<std::string> DecodeErrorMessage(std::string_view body);

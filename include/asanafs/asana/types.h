@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace asanafs::asana {
 
@@ -51,6 +52,29 @@ struct Attachment {
   std::string parent_gid;
 
   bool IsAsanaHosted() const { return host.empty() || host == "asana"; }
+};
+
+// A compact reference inside an event: {gid, resource_type}.
+struct EventRef {
+  std::string gid;
+  std::string resource_type;
+};
+
+// One item of GET /events: `resource` changed (action: changed, added,
+// removed, deleted, undeleted); `parent` is set for added/removed.
+struct Event {
+  EventRef resource;
+  std::optional<EventRef> parent;
+  std::string action;
+};
+
+// A reply of GET /events. `expired`: the sync token was missing or too old
+// (412) and `sync` is a fresh one; whatever was cached must be re-listed.
+struct EventPage {
+  std::vector<Event> events;
+  std::string sync;
+  bool has_more = false;
+  bool expired = false;
 };
 
 }  // namespace asanafs::asana

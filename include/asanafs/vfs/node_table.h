@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "asanafs/util/clock.h"
 
@@ -48,6 +49,7 @@ struct Node {
   // Directories: the current listing, name → ino (ordered: stable readdir).
   bool listed = false;
   SteadyTime listed_at{};
+  bool stale = false;  // an event or an expired event stream: re-list at next use
   std::map<std::string, uint64_t> children;
   // Traversal detection for listing prefetch, per listing (epoch = listed_at).
   SteadyTime descent_epoch{};
@@ -70,6 +72,8 @@ class NodeTable {
   // landed, or a rename). Another node with that key loses it.
   void Rekey(uint64_t ino, uint64_t parent, const std::string& gid);
   size_t size() const { return nodes_.size(); }
+  // Every inode that stands for `gid` (a gid can sit under several parents).
+  std::vector<uint64_t> InosOf(const std::string& gid) const;
 
  private:
   uint64_t next_ino_ = kRootIno + 1;

@@ -18,9 +18,11 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -71,6 +73,18 @@ struct VfsOptions {
   // listing is two requests: 25 fill Asana's 50 GETs in flight, and the
   // limiter lets a waiting foreground request go before them.
   size_t prefetch_threads = 25;
+  // Change detection: the Events API of every project in use is polled this
+  // often (0 = never; the listing TTL alone then decides freshness). A project
+  // is in use while anything in it was looked up within `active_window`.
+  std::chrono::seconds poll_interval{15};
+  std::chrono::seconds active_window{300};
+};
+
+// Tells the kernel to drop what it cached (libfuse's notify_inval_*); set by
+// the FUSE layer. Called from the poller thread, never with a Vfs lock held.
+struct KernelInvalidator {
+  std::function<void(uint64_t ino)> inode;
+  std::function<void(uint64_t parent, const std::string& name)> entry;
 };
 
 // What Lookup returns: the kernel's view of one name.
@@ -168,6 +182,11 @@ class Vfs {
   void StartWorker();
   // Runs one pass of the background worker over every due item (tests).
   void RunWorkerOnce();
+  // Set before the session runs; without one, only Vfs caches are refreshed.
+  void SetKernelInvalidator(KernelInvalidator k);
+  // One round of Events API polling over the projects in use (the poller
+  // thread runs it every poll_interval). Returns the directories re-listed.
+  size_t PollEventsOnce();
   UploadStats GetUploadStats();
 
  private:
@@ -218,6 +237,16 @@ class Vfs {
   void WorkerLoop();
   Status CheckWritable() const;
 
+  // change detection (vfs_events.cc)
+  void NoteUse(const Node* node);  // mu_ held
+  void EventLoop();
+  // Directories whose listing an event makes stale (mu_ held).
+  void DirsTouchedBy(const asana::Event& e, std::set<uint64_t>* dirs);
+  // Marks every listed directory under `ino` stale (mu_ held).
+  void MarkSubtreeStale(uint64_t ino, std::vector<uint64_t>* marked);
+  // Re-lists `dirs` now and tells the kernel what changed.
+  size_t Refresh(const std::set<uint64_t>& dirs);
+
   asana::AsanaApi& api_;
   model::ContentCache& cache_;
   model::StateDb& state_;
@@ -249,6 +278,14 @@ class Vfs {
   std::map<int64_t, int> attempts_;
   bool stopping_ = false;
   std::thread worker_;
+
+  // Guarded by mu_: per project gid, when something in it was last used and
+  // the sync token of its event stream.
+  std::map<std::string, SteadyTime> project_used_;
+  std::map<std::string, std::string> sync_tokens_;
+  KernelInvalidator kernel_;
+  std::atomic<bool> events_supported_{true};
+  std::thread events_thread_;  // waits on work_cv_ like worker_
 
   std::mutex remotes_mu_;  // guards remotes_: files being streamed, by gid
   std::map<std::string, std::weak_ptr<RemoteFile>> remotes_;

@@ -543,3 +543,64 @@ TEST_F(ClientTest, DeleteAttachment) {
 
 }  // namespace
 }  // namespace asanafs::asana
+
+namespace asanafs::asana {
+namespace {
+
+// --- events -------------------------------------------------------------------
+
+class EventsTest : public ::testing::Test {
+ protected:
+  EventsTest() : client_(fake_, Options()) {}
+  FakeTransport fake_;
+  AsanaClient client_;
+};
+
+TEST_F(EventsTest, FirstCallWithoutTokenGets412AndAFreshToken) {
+  fake_.Push(
+      JsonReply(412, R"({"errors":[{"message":"Sync token invalid or too old."}],"sync":"s1"})"));
+  auto page = client_.GetEvents("77", "");
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  EXPECT_TRUE(page->expired);
+  EXPECT_EQ(page->sync, "s1");
+  EXPECT_TRUE(page->events.empty());
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].Query("resource"), std::optional<std::string>("77"));
+  EXPECT_EQ(reqs[0].Query("sync"), std::nullopt);
+}
+
+TEST_F(EventsTest, EventsAreDecodedAndTheTokenIsPassedBack) {
+  fake_.Push(JsonReply(200, R"({"data":[
+      {"action":"added","resource":{"gid":"9","resource_type":"story"},
+       "parent":{"gid":"5","resource_type":"task"}},
+      {"action":"deleted","resource":{"gid":"8","resource_type":"attachment"},"parent":null},
+      {"action":"changed","resource":"not an object"}],
+    "sync":"s2","has_more":true})"));
+  auto page = client_.GetEvents("77", "s1");
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  EXPECT_FALSE(page->expired);
+  EXPECT_TRUE(page->has_more);
+  EXPECT_EQ(page->sync, "s2");
+  ASSERT_EQ(page->events.size(), 2u);  // the malformed one is skipped
+  EXPECT_EQ(page->events[0].resource.gid, "9");
+  ASSERT_TRUE(page->events[0].parent.has_value());
+  EXPECT_EQ(page->events[0].parent->gid, "5");
+  EXPECT_EQ(page->events[1].action, "deleted");
+  EXPECT_FALSE(page->events[1].parent.has_value());
+  EXPECT_EQ(fake_.requests()[0].Query("sync"), std::optional<std::string>("s1"));
+}
+
+TEST_F(EventsTest, A412WithoutTokenOrAReplyWithoutSyncIsABadResponse) {
+  fake_.Push(ErrorReply(412, "no token here"));
+  auto r = client_.GetEvents("77", "old");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+  fake_.Push(JsonReply(200, R"({"data":[]})"));
+  r = client_.GetEvents("77", "old");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kBadResponse);
+}
+
+}  // namespace
+}  // namespace asanafs::asana

@@ -887,3 +887,80 @@ TEST_F(VfsMetaTest, StatusFileIsFoundByNameButNotListed) {
 
 }  // namespace
 }  // namespace asanafs::vfs
+
+namespace asanafs::vfs {
+namespace {
+
+class VfsEventsTest : public VfsTest {
+ protected:
+  static asana::EventPage Expired(std::string sync) {
+    asana::EventPage page;
+    page.expired = true;
+    page.sync = std::move(sync);
+    return page;
+  }
+};
+
+TEST_F(VfsEventsTest, NothingInUseMeansNoPolling) {
+  List(1);
+  auto ws = Walk({"Acme"});
+  ASSERT_TRUE(ws.has_value());
+  List(ws->ino);  // the root and workspaces are not projects: nothing to subscribe to
+  EXPECT_EQ(fs_->PollEventsOnce(), 0u);
+  EXPECT_EQ(api_.Calls("GetEvents"), 0);
+}
+
+TEST_F(VfsEventsTest, AStoryOnATaskRelistsItAndAnExpiredTokenMakesTheProjectStale) {
+  auto task = Walk({"Acme", "Launch∕2024", "Design"});
+  ASSERT_TRUE(task.has_value());
+  List(task->ino);
+  api_.PushEvents(Expired("s1"));  // the first call only hands out a token
+  EXPECT_EQ(fs_->PollEventsOnce(), 0u);
+  EXPECT_EQ(api_.Calls("GetEvents"), 1);
+
+  asana::Attachment added;
+  added.gid = "60";
+  added.name = "new.txt";
+  api_.AddAttachment("30", added, "fresh");
+  asana::EventPage page;
+  page.sync = "s2";
+  page.events.push_back({{"900", "story"}, asana::EventRef{"30", "task"}, "added"});
+  api_.PushEvents(page);
+  api_.ResetCalls();
+  EXPECT_EQ(fs_->PollEventsOnce(), 1u);  // re-listed at once, without waiting for the TTL
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);
+  auto names = List(task->ino);
+  EXPECT_NE(std::find(names.begin(), names.end(), "new.txt"), names.end());
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);  // and that listing is reused
+
+  // Events were lost: everything listed under the project is re-listed at next use.
+  api_.PushEvents(Expired("s3"));
+  api_.ResetCalls();
+  EXPECT_EQ(fs_->PollEventsOnce(), 0u);
+  EXPECT_EQ(api_.Calls("ListAttachments"), 0);
+  List(task->ino);
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);
+}
+
+TEST_F(VfsEventsTest, ADeletedAttachmentDisappearsAndEventsOnUnknownGidsCostNothing) {
+  auto task = Walk({"Acme", "Launch∕2024", "Design"});
+  ASSERT_TRUE(task.has_value());
+  List(task->ino);
+  api_.PushEvents(Expired("s1"));
+  fs_->PollEventsOnce();
+  api_.RemoveAttachment("53");
+  asana::EventPage page;
+  page.sync = "s2";
+  page.events.push_back({{"53", "attachment"}, std::nullopt, "deleted"});
+  page.events.push_back({{"777", "task"}, std::nullopt, "deleted"});  // never seen here
+  api_.PushEvents(page);
+  api_.ResetCalls();
+  EXPECT_EQ(fs_->PollEventsOnce(), 1u);
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);
+  auto names = List(task->ino);
+  EXPECT_EQ(std::find(names.begin(), names.end(), "empty.txt"), names.end());
+  EXPECT_FALSE(Walk({"Acme", "Launch∕2024", "Design", "empty.txt"}).has_value());
+}
+
+}  // namespace
+}  // namespace asanafs::vfs
