@@ -1,10 +1,12 @@
 // asanafs: builds the object graph (clock → HTTP → Asana client → caches →
 // Vfs → FUSE session) and maps start-up failures to documented exit codes.
+#include <fuse_log.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -35,6 +37,25 @@ struct ArgsGuard {
   fuse_args args;
   ~ArgsGuard() { fuse_opt_free_args(&args); }
 };
+
+// After daemonizing, libfuse's own messages go to syslog with ours.
+void FuseLogToSyslog(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char text[1024];
+  std::vsnprintf(text, sizeof text, fmt, ap);
+  std::string line = text;
+  while (!line.empty() && line.back() == '\n') {
+    line.pop_back();
+  }
+  if (level <= FUSE_LOG_ERR) {
+    LOG(ERROR) << "fuse: " << line;
+  } else if (level <= FUSE_LOG_WARNING) {
+    LOG(WARN) << "fuse: " << line;
+  } else if (level <= FUSE_LOG_INFO) {
+    LOG(INFO) << "fuse: " << line;
+  } else {
+    LOG(DEBUG) << "fuse: " << line;
+  }
+}
 
 // Returns the last argument that is not an option or an option's value.
 std::string LastPositional(const fuse_args& args) {
@@ -72,6 +93,9 @@ int Run(int argc, char** argv) {
   // No core files: they would hold the token.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ArgsGuard guard{FUSE_ARGS_INIT(argc, argv)};
+  if (auto config = ApplyConfigFile(ConfigFilePath(), &guard.args); !config) {
+    return Fail(ExitCode::kUsage, config.error().message);
+  }
   auto options = ParseOptions(&guard.args);
   if (!options) {
     return Fail(ExitCode::kUsage, options.error().message);
@@ -79,7 +103,8 @@ int Run(int argc, char** argv) {
   auto cmd = fuse::ParseCommandLine(&guard.args);
   if (!cmd) {
     // libfuse also rejects a mountpoint that does not exist: that is exit 4.
-    if (std::string mp = LastPositional(guard.args); !mp.empty() && ::access(mp.c_str(), F_OK) != 0) {
+    if (std::string mp = LastPositional(guard.args);
+        !mp.empty() && ::access(mp.c_str(), F_OK) != 0) {
       return Fail(ExitCode::kMountFailed, "cannot mount on " + mp + ": " + std::strerror(errno));
     }
     return Fail(ExitCode::kUsage, "invalid command line; see asanafs --help");
@@ -98,6 +123,11 @@ int Run(int argc, char** argv) {
   }
   SetLogLevel(cmd->debug ? LogLevel::kDebug : level);
   SetRedactNames(options->redact);
+  if (!cmd->foreground) {
+    // A daemon has no terminal: records go to syslog (facility daemon) from
+    // here on; failures to start are still reported on stderr by Fail().
+    SetLogToSyslog(true);
+  }
   if (cmd->mountpoint.empty()) {
     return Fail(ExitCode::kUsage, "no mountpoint given; see asanafs --help");
   }
@@ -144,9 +174,11 @@ int Run(int argc, char** argv) {
   asana::AsanaClient client(retrying, client_options);
 
   vfs::VfsOptions vfs_options;
-  vfs_options.uid = ::getuid();
-  vfs_options.gid = ::getgid();
+  vfs_options.uid = options->uid.value_or(::getuid());
+  vfs_options.gid = options->gid.value_or(::getgid());
+  vfs_options.umask = options->umask;
   vfs_options.dir_ttl = std::chrono::seconds(options->dir_ttl_s);
+  vfs_options.poll_interval = std::chrono::seconds(options->poll_interval_s);
   vfs_options.read_only = options->read_only;
   vfs_options.temp_grace = std::chrono::seconds(options->temp_grace_s);
   vfs_options.staging_dir = staging_dir;
@@ -170,13 +202,14 @@ int Run(int argc, char** argv) {
   if (auto mounted = (*session)->Mount(cmd->mountpoint); !mounted) {
     return Fail(ExitCode::kMountFailed, mounted.error().message);
   }
-  LOG(INFO) << "mounted on " << cmd->mountpoint;
   if (!cmd->foreground) {
-    SetLogToSyslog(true);
     if (::daemon(0, 0) != 0) {
       return Fail(ExitCode::kMountFailed, std::string("cannot daemonize: ") + std::strerror(errno));
     }
+    fuse_set_log_func(FuseLogToSyslog);
   }
+  LOG(INFO) << "mounted on " << cmd->mountpoint
+            << (options->source.empty() ? "" : " (source " + options->source + ")");
   fs.StartWorker();
   int rc = (*session)->Loop(*cmd);
   LOG(INFO) << "unmounting";

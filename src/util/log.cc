@@ -18,20 +18,28 @@ std::mutex g_write_mu;  // keeps records whole when threads log at once
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarn: return "WARNING";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarn:
+      return "WARNING";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "?";
 }
 
 int SyslogPriority(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return LOG_DEBUG;
-    case LogLevel::kInfo: return LOG_INFO;
-    case LogLevel::kWarn: return LOG_WARNING;
-    case LogLevel::kError: return LOG_ERR;
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kWarn:
+      return LOG_WARNING;
+    case LogLevel::kError:
+      return LOG_ERR;
   }
   return LOG_INFO;
 }
@@ -40,7 +48,14 @@ int SyslogPriority(LogLevel level) {
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
-void SetLogToSyslog(bool on) { g_syslog = on; }
+void SetLogToSyslog(bool on) {
+  if (on) {
+    // LOG_PID: glibc adds the caller's current pid to each record, so records
+    // written after daemon() carry the daemon's pid.
+    openlog("asanafs", LOG_PID, LOG_DAEMON);
+  }
+  g_syslog = on;
+}
 void SetRedactNames(bool on) { g_redact = on; }
 bool RedactNames() { return g_redact; }
 

@@ -20,7 +20,8 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 // Parses "debug", "info", "warn"/"warning", "error". Returns false if unknown.
 bool ParseLogLevel(std::string_view text, LogLevel* out);
-// Sends records to syslog instead of stderr (after daemonizing).
+// Sends records to syslog instead of stderr (daemon mode), as
+// openlog("asanafs", LOG_PID, LOG_DAEMON).
 void SetLogToSyslog(bool on);
 // When on, Redacted{} prints "(redacted)" instead of names (-o redact).
 void SetRedactNames(bool on);

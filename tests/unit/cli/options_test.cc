@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,8 @@ std::string WriteFile(const std::string& content, mode_t mode) {
 }
 
 TEST(OptionsTest, OwnOptionsAreTakenAndFuseOptionsKept) {
-  auto p = Parse({"asanafs", "-f", "-o", "api_url=http://127.0.0.1:9/api/1.0,ro,dir_ttl=5",
-                  "-o", "timeout=7,log_level=debug,redact,cache_dir=/tmp/c", "/mnt"});
+  auto p = Parse({"asanafs", "-f", "-o", "api_url=http://127.0.0.1:9/api/1.0,ro,dir_ttl=5", "-o",
+                  "timeout=7,log_level=debug,redact,cache_dir=/tmp/c", "/mnt"});
   ASSERT_TRUE(p.options.has_value()) << p.options.error().message;
   EXPECT_EQ(p.options->api_url, "http://127.0.0.1:9/api/1.0");
   EXPECT_EQ(p.options->dir_ttl_s, 5);
@@ -69,6 +70,17 @@ TEST(OptionsTest, DefaultsApply) {
   EXPECT_EQ(p.options->api_url, kDefaultApiUrl);
   EXPECT_EQ(p.options->dir_ttl_s, 60);
   EXPECT_EQ(p.options->timeout_s, 30);
+}
+
+TEST(OptionsTest, PollIntervalZeroIsOffAndNegativeIsRefused) {
+  auto p = Parse({"asanafs", "-o", "poll_interval=0", "/mnt"});
+  ASSERT_TRUE(p.options.has_value());
+  EXPECT_EQ(p.options->poll_interval_s, 0);
+  auto d = Parse({"asanafs", "/mnt"});
+  ASSERT_TRUE(d.options.has_value());
+  EXPECT_EQ(d.options->poll_interval_s, 15);
+  EXPECT_FALSE(Parse({"asanafs", "-o", "poll_interval=-1", "/mnt"}).options.has_value());
+  EXPECT_FALSE(Parse({"asanafs", "-o", "poll_interval=soon", "/mnt"}).options.has_value());
 }
 
 TEST(OptionsTest, BadNumbersAreUsageErrors) {
@@ -167,10 +179,220 @@ TEST(CacheDirTest, ExplicitThenXdgThenHome) {
   EXPECT_EQ(ResolveCacheDir(o), "/home/u/.cache/asanafs");
 }
 
+// mount.fuse3 runs "asanafs SOURCE MOUNTPOINT -o OPTIONS" (fstab: SOURCE is the first field).
+TEST(MountConventionTest, SourceBeforeMountpointBecomesTheFsname) {
+  auto p =
+      Parse({"asanafs", "asana", "/mnt/asana", "-o", "rw,nosuid,nodev,api_url=http://127.0.0.1:9"});
+  ASSERT_TRUE(p.options.has_value()) << p.options.error().message;
+  EXPECT_EQ(p.options->source, "asana");
+  std::vector<std::string> positional;
+  std::string opts;
+  for (size_t i = 1; i < p.rest.size(); ++i) {
+    if (p.rest[i] == "-o") {
+      opts += p.rest[++i] + ",";
+    } else if (p.rest[i][0] != '-') {
+      positional.push_back(p.rest[i]);
+    }
+  }
+  EXPECT_EQ(positional, std::vector<std::string>{"/mnt/asana"});
+  EXPECT_NE(opts.find("fsname=asana,"), std::string::npos) << opts;
+  EXPECT_NE(opts.find("subtype=asanafs,"), std::string::npos) << opts;
+  EXPECT_NE(opts.find("nosuid"), std::string::npos) << opts;
+}
+
+TEST(MountConventionTest, OneArgumentIsTheMountpointAndFsnameIsNotForced) {
+  auto p = Parse({"asanafs", "/mnt", "-o", "fsname=mine"});
+  ASSERT_TRUE(p.options.has_value());
+  EXPECT_EQ(p.options->source, "");
+  std::string rest;
+  for (const auto& w : p.rest) {
+    rest += w + " ";
+  }
+  EXPECT_NE(rest.find("fsname=mine"), std::string::npos) << rest;
+  EXPECT_EQ(rest.find("fsname=/mnt"), std::string::npos) << rest;
+  EXPECT_EQ(p.rest.back(), "/mnt");
+}
+
+TEST(MountConventionTest, SourceWithCommaIsEscaped) {
+  auto p = Parse({"asanafs", "a,b", "/mnt"});
+  ASSERT_TRUE(p.options.has_value());
+  std::string rest;
+  for (const auto& w : p.rest) {
+    rest += w + " ";
+  }
+  EXPECT_NE(rest.find("fsname=a\\,b"), std::string::npos) << rest;
+}
+
+TEST(MountConventionTest, ThreePositionalsAreAUsageError) {
+  EXPECT_FALSE(Parse({"asanafs", "a", "b", "/mnt"}).options.has_value());
+}
+
+TEST(MountConventionTest, FstabOnlyOptionsAreDropped) {
+  auto p = Parse({"asanafs", "asana", "/mnt", "-o",
+                  "_netdev,nofail,noauto,auto,user,nouser,users,owner,group,defaults,"
+                  "comment=systemd.automount,x-systemd.automount,x-systemd.idle-timeout=60,"
+                  "nonempty,allow_other,noatime"});
+  ASSERT_TRUE(p.options.has_value()) << p.options.error().message;
+  std::string rest;
+  for (const auto& w : p.rest) {
+    rest += w + " ";
+  }
+  for (const char* dropped : {"_netdev", "nofail", "auto", "user", "owner", "group", "defaults",
+                              "comment", "x-systemd", "nonempty"}) {
+    EXPECT_EQ(rest.find(dropped), std::string::npos) << dropped << " in " << rest;
+  }
+  EXPECT_NE(rest.find("allow_other"), std::string::npos) << rest;
+  EXPECT_NE(rest.find("noatime"), std::string::npos) << rest;
+}
+
+TEST(OwnerTest, UidGidUmaskAreTakenAndValidated) {
+  auto p = Parse({"asanafs", "-o", "uid=1234,gid=567,umask=027", "/mnt"});
+  ASSERT_TRUE(p.options.has_value()) << p.options.error().message;
+  EXPECT_EQ(p.options->uid, 1234u);
+  EXPECT_EQ(p.options->gid, 567u);
+  EXPECT_EQ(p.options->umask, 027u);
+  for (const auto& w : p.rest) {
+    EXPECT_EQ(w.find("uid="), std::string::npos) << w;
+    EXPECT_EQ(w.find("umask="), std::string::npos) << w;
+  }
+  auto d = Parse({"asanafs", "/mnt"});
+  ASSERT_TRUE(d.options.has_value());
+  EXPECT_FALSE(d.options->uid.has_value());
+  EXPECT_FALSE(d.options->gid.has_value());
+  EXPECT_EQ(d.options->umask, 022u);
+  auto named = Parse({"asanafs", "-o", "uid=root,gid=root", "/mnt"});
+  ASSERT_TRUE(named.options.has_value()) << named.options.error().message;
+  EXPECT_EQ(named.options->uid, 0u);
+  EXPECT_EQ(named.options->gid, 0u);
+  for (const char* bad : {"uid=-1", "uid=4294967295", "uid=no-such-user-xyz", "gid=", "umask=0800",
+                          "umask=8", "umask=1777", "umask=abc"}) {
+    EXPECT_FALSE(Parse({"asanafs", "-o", bad, "/mnt"}).options.has_value()) << bad;
+  }
+}
+
+TEST(TokenCommandTest, StdoutTrimmedIsTheToken) {
+  unsetenv("ASANA_TOKEN");
+  Options o;
+  o.token_command = "printf '  cmd-token-1\\n'; echo ignored-noise >&2";
+  auto token = LoadToken(o);
+  ASSERT_TRUE(token.has_value()) << token.error().message;
+  EXPECT_EQ(*token, "cmd-token-1");
+}
+
+TEST(TokenCommandTest, FailureAndEmptyOutputAreClearErrorsWithoutTheOutput) {
+  Options o;
+  o.token_command = "echo leaked-secret; exit 3";
+  auto failed = LoadToken(o);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().message,
+            "token_command 'echo leaked-secret; exit 3' exited with status 3");
+  o.token_command = "true";
+  auto empty = LoadToken(o);
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_EQ(empty.error().message, "token_command 'true' printed no token");
+  o.token_command = "printf 'a\\nb\\n'";
+  auto two = LoadToken(o);
+  ASSERT_FALSE(two.has_value());
+  EXPECT_EQ(two.error().message.find("a\nb"), std::string::npos);
+  o.token_command = "kill -9 $$";
+  auto killed = LoadToken(o);
+  ASSERT_FALSE(killed.has_value());
+  EXPECT_EQ(killed.error().message, "token_command 'kill -9 $$' was killed by signal 9");
+  o.token_command = "/no/such/program";
+  auto missing = LoadToken(o);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().message, "token_command '/no/such/program' exited with status 127");
+}
+
+TEST(TokenCommandTest, StdinIsNotTheTerminalAndLongOutputIsRefused) {
+  Options o;
+  o.token_command = "read x && echo \"$x\" || echo stdin-closed";
+  auto token = LoadToken(o);
+  ASSERT_TRUE(token.has_value()) << token.error().message;
+  EXPECT_EQ(*token, "stdin-closed");
+  o.token_command = "head -c 200000 /dev/zero | tr '\\0' a";
+  auto long_output = LoadToken(o);
+  ASSERT_FALSE(long_output.has_value());
+  EXPECT_NE(long_output.error().message.find("more than 64 KiB"), std::string::npos);
+}
+
+TEST(TokenCommandTest, TokenFileAndCommandTogetherAreAUsageError) {
+  EXPECT_FALSE(
+      Parse({"asanafs", "-o", "token_file=/x,token_command=echo t", "/mnt"}).options.has_value());
+}
+
+// The config file: its options come first, so the command line overrides them.
+struct ConfigParsed {
+  Status applied;
+  Parsed parsed;
+};
+
+ConfigParsed ParseWithConfig(const std::string& config, std::vector<std::string> words) {
+  std::string path = WriteFile(config, 0600);
+  std::vector<char*> argv;
+  for (auto& w : words) {
+    argv.push_back(w.data());
+  }
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  ConfigParsed out;
+  out.applied = ApplyConfigFile(path, &args);
+  unlink(path.c_str());
+  if (out.applied.has_value()) {
+    out.parsed.options = ParseOptions(&args);
+    for (int i = 0; i < args.argc; ++i) {
+      out.parsed.rest.emplace_back(args.argv[i]);
+    }
+  }
+  fuse_opt_free_args(&args);
+  return out;
+}
+
+TEST(ConfigFileTest, OptionsComeFromTheFileAndTheCommandLineWins) {
+  auto c = ParseWithConfig(
+      "# asanafs config\n\n  dir_ttl=5\ntimeout=9\ntoken_command=pass show asana, work\n"
+      "allow_other\n",
+      {"asanafs", "-o", "timeout=3", "/mnt"});
+  ASSERT_TRUE(c.applied.has_value()) << c.applied.error().message;
+  ASSERT_TRUE(c.parsed.options.has_value()) << c.parsed.options.error().message;
+  EXPECT_EQ(c.parsed.options->dir_ttl_s, 5);
+  EXPECT_EQ(c.parsed.options->timeout_s, 3);
+  EXPECT_EQ(c.parsed.options->token_command, "pass show asana, work");
+  std::string rest;
+  for (const auto& w : c.parsed.rest) {
+    rest += w + " ";
+  }
+  EXPECT_NE(rest.find("allow_other"), std::string::npos) << rest;
+  EXPECT_EQ(c.parsed.rest.back(), "/mnt");
+}
+
+TEST(ConfigFileTest, MissingFileIsNothingAndDashLinesAreRefused) {
+  std::vector<std::string> words = {"asanafs", "/mnt"};
+  std::vector<char*> argv;
+  for (auto& w : words) {
+    argv.push_back(w.data());
+  }
+  fuse_args args = FUSE_ARGS_INIT(2, argv.data());
+  EXPECT_TRUE(ApplyConfigFile("/nonexistent/asanafs/config", &args).has_value());
+  EXPECT_EQ(args.argc, 2);
+  fuse_opt_free_args(&args);
+  auto bad = ParseWithConfig("-o dir_ttl=5\n", {"asanafs", "/mnt"});
+  ASSERT_FALSE(bad.applied.has_value());
+  EXPECT_NE(bad.applied.error().message.find("line 1: write options without -o"), std::string::npos)
+      << bad.applied.error().message;
+}
+
+TEST(ConfigFileTest, PathFollowsXdgConfigHome) {
+  setenv("XDG_CONFIG_HOME", "/xdg", 1);
+  EXPECT_EQ(ConfigFilePath(), "/xdg/asanafs/config");
+  unsetenv("XDG_CONFIG_HOME");
+  setenv("HOME", "/home/u", 1);
+  EXPECT_EQ(ConfigFilePath(), "/home/u/.config/asanafs/config");
+}
+
 TEST(HelpTest, ListsEveryOwnOption) {
   std::string help = HelpText("asanafs");
   for (const char* opt : {"token_file=", "api_url=", "cache_dir=", "dir_ttl=", "timeout=",
-                          "log_level=", "redact"}) {
+                          "log_level=", "redact", "token_command=", "uid=", "gid=", "umask="}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }
