@@ -709,7 +709,20 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
     ASSIGN_OR_RETURN(staged, StageExisting(ino, true));
   }
   if (staged != nullptr) {
-    std::lock_guard<std::mutex> op(staged->op_mu);
+    std::unique_lock<std::mutex> op(staged->op_mu);
+    if (staged->finished) {
+      // Its upload landed since the lookup: the staged file is gone and the
+      // node now stands for the attachment (Finish ran under op_mu). Open that.
+      op.unlock();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        Node* node = nodes_.Get(ino);
+        if (node == nullptr || node->staged_id == staged->rec.id) {
+          return MakeError(ErrorCode::kNotFound, "the staged file landed and is gone");
+        }
+      }
+      return Open(ino, flags, pid);
+    }
     if (truncate && ::ftruncate(staged->fd.get(), 0) != 0) {
       return SysError("truncating the staged file");
     }

@@ -678,8 +678,15 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
     RETURN_IF_ERROR(DeleteReplaced(*s));
     if (!s->finished) {
       Discard(*s);
+    } else {
+      // Its upload landed since the lookup (Finish re-keyed the node): the
+      // attachment now in Asana is what the user removes.
+      std::lock_guard<std::mutex> lock(mu_);
+      gid = nodes_.Get(ino)->gid;
+      s = nullptr;
     }
-  } else {
+  }
+  if (s == nullptr) {
     FinishOpenReaders(gid);
     Status deleted = api_.DeleteAttachment(gid);
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
