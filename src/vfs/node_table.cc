@@ -46,6 +46,18 @@ void NodeTable::Rekey(uint64_t ino, uint64_t parent, const std::string& gid) {
   by_parent_gid_[std::make_pair(parent, gid)] = ino;
 }
 
+void NodeTable::Erase(uint64_t ino) {
+  Node* node = Get(ino);
+  if (node == nullptr || ino == kRootIno) {
+    return;
+  }
+  auto key = std::make_pair(node->parent, node->gid);
+  if (auto it = by_parent_gid_.find(key); it != by_parent_gid_.end() && it->second == ino) {
+    by_parent_gid_.erase(it);
+  }
+  nodes_.erase(ino);
+}
+
 std::vector<uint64_t> NodeTable::InosOf(const std::string& gid) const {
   std::vector<uint64_t> out;
   for (const auto& [key, ino] : by_parent_gid_) {

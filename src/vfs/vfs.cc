@@ -252,6 +252,10 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
   }
   std::vector<std::string> names = model::AssignNames(inputs);
 
+  std::vector<uint64_t> before;
+  for (const auto& [name, ino] : parent->children) {
+    before.push_back(ino);
+  }
   parent->children.clear();
   for (size_t i = 0; i < children.size(); ++i) {
     const ChildSpec& c = *children[i];
@@ -286,6 +290,9 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
   }
   if (parent->kind == NodeKind::kTask) {
     AddStagedChildren(parent);
+  }
+  for (uint64_t ino : before) {
+    DropIfUnused(ino);  // files gone from Asana that the kernel no longer knows
   }
   parent->listed = true;
   parent->stale = false;
@@ -410,7 +417,24 @@ void Vfs::Forget(uint64_t ino, uint64_t nlookup) {
   std::lock_guard<std::mutex> lock(mu_);
   if (Node* node = nodes_.Get(ino)) {
     node->nlookup -= std::min(node->nlookup, nlookup);
+    DropIfUnused(ino);
   }
+}
+
+void Vfs::DropIfUnused(uint64_t ino) {
+  Node* node = nodes_.Get(ino);
+  if (node == nullptr || IsDirectory(node->kind) || node->kind == NodeKind::kStatus ||
+      node->nlookup != 0 || node->staged_id != 0) {
+    return;
+  }
+  Node* dir = nodes_.Get(node->parent);
+  if (dir != nullptr) {
+    auto it = dir->children.find(node->name);
+    if (it != dir->children.end() && it->second == ino) {
+      return;  // still listed: the cache of its attributes
+    }
+  }
+  nodes_.Erase(ino);
 }
 
 Result<struct stat> Vfs::GetAttr(uint64_t ino) {

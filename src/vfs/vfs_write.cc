@@ -701,6 +701,7 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   }
   overlays_.erase(gid);
   (void)state_.RemoveOverlay(gid);
+  DropIfUnused(ino);  // usually later, at the kernel's forget
   return OkStatus();
 }
 

@@ -72,6 +72,9 @@ class NodeTable {
   // landed, or a rename). Another node with that key loses it.
   void Rekey(uint64_t ino, uint64_t parent, const std::string& gid);
   size_t size() const { return nodes_.size(); }
+  // Drops node `ino` (not the root). Callers make sure nothing refers to it:
+  // the kernel forgot it, no listing, handle or staged upload names it.
+  void Erase(uint64_t ino);
   // Every inode that stands for `gid` (a gid can sit under several parents).
   std::vector<uint64_t> InosOf(const std::string& gid) const;
 

@@ -214,6 +214,10 @@ class Vfs {
   void AddStatusNode(Node* root);       // mu_ held
   std::string StatusTextLocked();       // mu_ held
   void ApplyOverlay(Node* node) const;  // mu_ held
+  // Drops a file node nothing refers to any more (mu_ held): the kernel forgot
+  // it and it is neither in its directory's listing nor staged. Without this,
+  // every file created and removed would cost memory for the mount's life.
+  void DropIfUnused(uint64_t ino);
   std::shared_ptr<OpenFile> FindFile(uint64_t fh);
   uint64_t AddHandle(std::shared_ptr<OpenFile> file);
 
