@@ -202,7 +202,11 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   Dispatch(req, "read", [&](Vfs& fs) {
-    std::vector<char> buf(size);
+    // One buffer per FUSE worker thread: no allocation and zero fill per read.
+    thread_local std::vector<char> buf;
+    if (buf.size() < size) {
+      buf.resize(size);
+    }
     auto n = fs.Read(fi->fh, buf.data(), size, off);
     if (!n) {
       return ReplyError(req, "read", n.error());
