@@ -156,6 +156,8 @@ Result<http::HttpResponse> AsanaClient::Call(const std::string& method, const st
   req.headers.emplace_back("Accept", "application/json");
   // A multipart upload may move 100 MB; everything else is a small JSON call.
   req.timeout = req.multipart.empty() ? options_.request_timeout : options_.transfer_timeout;
+  // An upload may take long, but one that stalls fails within the deadline.
+  req.stall_timeout = options_.request_timeout;
   req.connect_timeout = options_.connect_timeout;
   auto resp = transport_.Send(req);
   if (!resp.has_value()) {
@@ -249,12 +251,29 @@ Result<Attachment> AsanaClient::GetAttachment(const std::string& gid) {
 Result<uint64_t> AsanaClient::Download(const std::string& download_url, uint64_t offset,
                                        uint64_t length, const ByteSink& sink) {
   const std::string path = http::UrlPathForLog(download_url);
+  // A download URL comes from the server: it gets the same scheme rule as api_url (https, or
+  // http to a loopback host), and plain http only when the API itself is plain http, so a
+  // hostile reply cannot send us to a plain-text host (checked before any connection).
+  if (auto safe = http::CheckApiUrlIsSafe(download_url); !safe) {
+    return MakeError(ErrorCode::kBadResponse,
+                     "GET " + path + ": download_url refused: " + safe.error().message);
+  }
+  auto scheme = [](const std::string& url) {
+    auto parsed = http::ParseUrl(url);
+    return parsed.has_value() ? parsed->scheme : std::string();
+  };
+  if (scheme(download_url) == "http" && scheme(options_.api_url) != "http") {
+    return MakeError(ErrorCode::kBadResponse,
+                     "GET " + path + ": download_url refused: plain http:// from an https API");
+  }
   http::HttpRequest req;
   req.method = "GET";
   req.url = download_url;
   // Deliberately no Authorization: the URL is signed and points at a storage
   // host that must never see the Asana token.
   req.timeout = options_.transfer_timeout;
+  // A storage host that stops sending fails the read within the deadline.
+  req.stall_timeout = options_.request_timeout;
   req.connect_timeout = options_.connect_timeout;
   const bool ranged = offset > 0 || length > 0;
   if (ranged) {
@@ -268,8 +287,10 @@ Result<uint64_t> AsanaClient::Download(const std::string& download_url, uint64_t
   bool complete = false;      // `length` bytes delivered: we stopped the transfer
   bool sink_stopped = false;  // the caller's sink returned false
   bool wrong_range = false;
+  bool partial_reply = false;  // a 206: its body ends with the range
   req.on_response = [&](int status, const http::Headers& headers) {
     if (status == 206) {
+      partial_reply = true;
       http::HttpResponse probe;
       probe.headers = headers;
       uint64_t first = 0;
@@ -283,6 +304,9 @@ Result<uint64_t> AsanaClient::Download(const std::string& download_url, uint64_t
     return true;
   };
   req.on_body = [&](std::string_view bytes) {
+    if (complete) {
+      return false;  // more than the range asked for
+    }
     if (skip > 0) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(skip, bytes.size()));
       skip -= n;
@@ -294,14 +318,20 @@ Result<uint64_t> AsanaClient::Download(const std::string& download_url, uint64_t
     if (length > 0 && bytes.size() > length - delivered) {
       bytes = bytes.substr(0, static_cast<size_t>(length - delivered));
     }
-    if (!sink(bytes)) {
+    // A sink may say "stop" with the last byte it wanted: that is the end of the range,
+    // not an abort.
+    const bool more = sink(bytes);
+    delivered += bytes.size();
+    if (!more && !(length > 0 && delivered == length)) {
       sink_stopped = true;
       return false;
     }
-    delivered += bytes.size();
     if (length > 0 && delivered == length) {
       complete = true;
-      return false;  // everything asked for is here; a 200 may carry more
+      // A 206 ends here by itself: letting curl finish the reply keeps the connection
+      // for the next range (stopping it closed the connection: one TCP/TLS handshake
+      // per range). A 200 (Range ignored) may carry more: stop it.
+      return partial_reply;
     }
     return true;
   };

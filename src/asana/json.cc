@@ -274,6 +274,15 @@ Result<TimePoint> ParseTimestamp(std::string_view s) {
   }
   const int64_t secs =
       DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  // TimePoint counts nanoseconds in an int64 (libstdc++), about 1677-09-21 to
+  // 2262-04-11: a year outside that (e.g. "5088-...") would overflow the
+  // conversion below (undefined behaviour, a garbage time). Refuse it as a bad
+  // reply (fuzz finding F1, tests/fuzz/regressions/fuzz_json/).
+  constexpr int64_t kMaxSecs =
+      std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count() - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) {
+    return bad();
+  }
   return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
       std::chrono::seconds(secs) + std::chrono::microseconds(micros)));
 }

@@ -61,6 +61,9 @@ struct Transfer {
 
 bool IsSuccess(long code) { return code >= 200 && code < 300; }
 
+// CURLOPT_BUFFERSIZE for streamed bodies (at most 512 KiB before curl 7.88).
+constexpr long kStreamBufferBytes = 256L * 1024;
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);
@@ -342,7 +345,10 @@ Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transf
   RETURN_IF_ERROR(set(CURLOPT_TIMEOUT_MS,
                       static_cast<long>(req.timeout.count() > 0 ? req.timeout.count() : 0)));
   RETURN_IF_ERROR(set(CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes_per_s));
-  RETURN_IF_ERROR(set(CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count())));
+  const long stall_s = req.stall_timeout.count() > 0
+                           ? static_cast<long>((req.stall_timeout.count() + 999) / 1000)
+                           : static_cast<long>(options.low_speed_time.count());
+  RETURN_IF_ERROR(set(CURLOPT_LOW_SPEED_TIME, stall_s));
   RETURN_IF_ERROR(set(CURLOPT_TCP_KEEPALIVE, 1L));
   // A bearer token must never be replayed to wherever a Location points.
   RETURN_IF_ERROR(set(CURLOPT_FOLLOWLOCATION, has_auth ? 0L : 1L));
@@ -351,7 +357,18 @@ Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transf
   RETURN_IF_ERROR(set(CURLOPT_HEADERDATA, t));
   RETURN_IF_ERROR(set(CURLOPT_WRITEFUNCTION, &OnWrite));
   RETURN_IF_ERROR(set(CURLOPT_WRITEDATA, t));
+  if (req.on_body) {
+    // Streamed bodies (content downloads) are received 256 KiB at a time rather than
+    // curl's default 16 KiB: a 100 MB download costs ~450 recv/poll rounds instead of
+    // ~6,600 (on_body still gets pieces of at most CURL_MAX_WRITE_SIZE, 16 KiB).
+    RETURN_IF_ERROR(set(CURLOPT_BUFFERSIZE, kStreamBufferBytes));
+  }
   RETURN_IF_ERROR(set(CURLOPT_HTTPHEADER, headers));
+  // libcurl silently re-sends a request whose reused connection died before any reply byte
+  // ("Connection died, retrying a fresh connect"): for a POST that may already have been
+  // carried out (an upload whose reply was lost) that is a duplicate. Such requests get a
+  // connection of their own, so a failure reaches the caller, which checks before retrying.
+  RETURN_IF_ERROR(set(CURLOPT_FRESH_CONNECT, req.idempotent ? 0L : 1L));
   if (req.range) {
     std::string range = std::to_string(req.range->first) + "-";
     if (req.range->second != kRangeToEnd) {

@@ -153,7 +153,12 @@ std::optional<std::chrono::seconds> RetryingTransport::ParseRetryAfter(std::stri
   if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || seconds < 0) {
     return std::nullopt;
   }
-  return std::chrono::seconds(seconds);
+  // A hostile or broken server may send "Retry-After: 9223372036854775807":
+  // converted to milliseconds and added to a clock reading, that overflows
+  // int64 (undefined behaviour; in practice a negative wait and an immediate
+  // retry). Anything past a day is past every deadline anyway, so cap it there.
+  constexpr int64_t kMaxSeconds = 24 * 60 * 60;
+  return std::chrono::seconds(std::min(seconds, kMaxSeconds));
 }
 
 Result<HttpResponse> RetryingTransport::Send(const HttpRequest& req) {
@@ -172,6 +177,11 @@ Result<HttpResponse> RetryingTransport::Send(const HttpRequest& req) {
   }
 
   for (int attempt_no = 1;; ++attempt_no) {
+    // An API call's retries share its deadline: a later attempt gets only what is left of it.
+    if (req.timeout.count() > 0 && req.timeout <= options_.total_deadline) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_.SteadyNow());
+      attempt.timeout = std::max(milliseconds(1), std::min(req.timeout, left));
+    }
     if (stream->announced) {
       attempt.range = std::make_pair(stream->first_start + stream->delivered, stream->first_end);
     }

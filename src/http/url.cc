@@ -148,6 +148,13 @@ Result<ParsedUrl> ParseUrl(std::string_view url) {
 }
 
 bool IsLoopbackHost(std::string_view host) {
+  // inet_pton reads a C string: "127.0.0.1\0.evil.example" would parse as
+  // 127.0.0.1 while the bytes name another host. A NUL never belongs in a
+  // host name, so such text is never loopback (fuzz finding F2,
+  // tests/fuzz/regressions/fuzz_url/loopback-host-with-nul).
+  if (host.find('\0') != std::string_view::npos) {
+    return false;
+  }
   std::string h = Lower(host);
   if (h == "localhost") {
     return true;

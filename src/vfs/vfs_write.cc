@@ -812,6 +812,25 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
       // rsync's temporary file reached its final name: this is its one upload.
       // If it fails, rename() reports it and nothing changes.
       auto att = api_.UploadAttachment(dst_task, std::string(new_name), s->path);
+      if (!att.has_value() && (att.error().code == ErrorCode::kTimeout ||
+                               att.error().code == ErrorCode::kUnavailable)) {
+        // The upload may have landed and only its reply been lost: look before failing the
+        // rename, or rsync sends the file again and the task holds it twice.
+        if (auto listed = api_.ListAttachments(dst_task); listed.has_value()) {
+          const auto earliest =
+              std::chrono::system_clock::time_point(std::chrono::seconds(rec.staged_at)) -
+              kLandedSlack;
+          for (const auto& a : *listed) {
+            if (a.name == new_name && a.size.value_or(0) == rec.size && a.created_at &&
+                *a.created_at >= earliest &&
+                std::find(replaced.begin(), replaced.end(), a.gid) == replaced.end()) {
+              LOG(INFO) << "upload of " << Redacted{new_name}
+                        << " had already landed as attachment " << a.gid;
+              att = a;
+            }
+          }
+        }
+      }
       if (!att.has_value()) {
         LOG(WARN) << "upload of " << Redacted{new_name} << " to task " << dst_task
                   << " failed: " << att.error().message << "; the rename did not happen";

@@ -23,9 +23,20 @@ std::string Trim(std::string_view s) {
 }
 
 bool ParseKind(const std::string& s, FaultKind* kind) {
-  static const std::map<std::string, FaultKind> kKinds = {
-      {"429", FaultKind::k429}, {"500", FaultKind::k500},     {"502", FaultKind::k502},
-      {"503", FaultKind::k503}, {"reset", FaultKind::kReset}, {"slow", FaultKind::kSlow}};
+  static const std::map<std::string, FaultKind> kKinds = {{"429", FaultKind::k429},
+                                                          {"500", FaultKind::k500},
+                                                          {"502", FaultKind::k502},
+                                                          {"503", FaultKind::k503},
+                                                          {"reset", FaultKind::kReset},
+                                                          {"slow", FaultKind::kSlow},
+                                                          {"cut", FaultKind::kCut},
+                                                          {"lostreply", FaultKind::kLostReply},
+                                                          {"badjson", FaultKind::kBadJson},
+                                                          {"wrongtype", FaultKind::kWrongType},
+                                                          {"hugenum", FaultKind::kHugeNumber},
+                                                          {"nofields", FaultKind::kMissingFields},
+                                                          {"foreignurl", FaultKind::kForeignUrl},
+                                                          {"pageloop", FaultKind::kPageLoop}};
   auto it = kKinds.find(s);
   if (it == kKinds.end()) return false;
   *kind = it->second;
@@ -48,10 +59,144 @@ const char* FaultName(FaultKind kind) {
       return "reset";
     case FaultKind::kSlow:
       return "slow";
+    case FaultKind::kCut:
+      return "cut";
+    case FaultKind::kLostReply:
+      return "lostreply";
+    case FaultKind::kBadJson:
+      return "badjson";
+    case FaultKind::kWrongType:
+      return "wrongtype";
+    case FaultKind::kHugeNumber:
+      return "hugenum";
+    case FaultKind::kMissingFields:
+      return "nofields";
+    case FaultKind::kForeignUrl:
+      return "foreignurl";
+    case FaultKind::kPageLoop:
+      return "pageloop";
     case FaultKind::kNone:
       break;
   }
   return "none";
+}
+
+bool IsReplyMangling(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kBadJson:
+    case FaultKind::kWrongType:
+    case FaultKind::kHugeNumber:
+    case FaultKind::kMissingFields:
+    case FaultKind::kForeignUrl:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+constexpr char kHugeMarker[] = "@@huge-number@@";
+// Larger than any uint64_t and int64_t; a double holds it only approximately (1e23).
+constexpr char kHugeText[] = "99999999999999999999999";
+
+// Every field of a record turns into another JSON type: strings become numbers, numbers
+// strings, booleans and null objects, objects and arrays strings.
+void WrongTypes(rapidjson::Value& record, rapidjson::Document::AllocatorType& al) {
+  if (!record.IsObject()) return;
+  for (auto& m : record.GetObject()) {
+    rapidjson::Value& v = m.value;
+    if (v.IsString()) {
+      v.SetUint64(12345);
+    } else if (v.IsNumber()) {
+      v.SetString("12345", al);
+    } else if (v.IsBool() || v.IsNull()) {
+      v.SetObject();
+    } else {
+      v.SetString("not an object", al);
+    }
+  }
+}
+
+// Every number (and every `size`, also where absent) becomes too large for 64 bits; gids
+// become 40-digit strings.
+void HugeNumbers(rapidjson::Value& record, rapidjson::Document::AllocatorType& al) {
+  if (!record.IsObject()) return;
+  for (auto& m : record.GetObject()) {
+    if (m.value.IsNumber()) m.value.SetString(kHugeMarker, al);
+  }
+  if (record.HasMember("gid"))
+    record["gid"].SetString("9999999999999999999999999999999999999999", al);
+  if (!record.HasMember("size")) {
+    record.AddMember("size", rapidjson::Value(kHugeMarker, al), al);
+  }
+}
+
+// Records lose `name` (even positions) or `gid` (odd positions); single records lose both.
+void MissingFields(rapidjson::Value& record, int index) {
+  if (!record.IsObject()) return;
+  if (index < 0 || index % 2 == 0) record.RemoveMember("name");
+  if (index < 0 || index % 2 == 1) record.RemoveMember("gid");
+}
+
+void ForeignUrl(rapidjson::Value& record, rapidjson::Document::AllocatorType& al) {
+  if (!record.IsObject() || !record.HasMember("download_url")) return;
+  rapidjson::Value& v = record["download_url"];
+  if (!v.IsString()) return;
+  std::string url = v.GetString();
+  // Keep path and query: scheme://authority/rest → kForeignHost/rest.
+  auto scheme = url.find("://");
+  auto slash = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
+  std::string rest = slash == std::string::npos ? "/" : url.substr(slash);
+  v.SetString((std::string(kForeignHost) + rest).c_str(), al);
+}
+
+}  // namespace
+
+void MangleReply(FaultKind kind, std::string* body) {
+  if (!IsReplyMangling(kind)) return;
+  if (kind == FaultKind::kBadJson) {
+    // Cut in the middle and end in garbage: no parser can accept it.
+    *body = body->substr(0, body->size() / 2) + "\x01\"{[";
+    return;
+  }
+  rapidjson::Document doc;
+  doc.Parse(body->data(), body->size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("data")) return;
+  auto& al = doc.GetAllocator();
+  rapidjson::Value& data = doc["data"];
+  auto apply = [&](rapidjson::Value& record, int index) {
+    switch (kind) {
+      case FaultKind::kWrongType:
+        WrongTypes(record, al);
+        break;
+      case FaultKind::kHugeNumber:
+        HugeNumbers(record, al);
+        break;
+      case FaultKind::kMissingFields:
+        MissingFields(record, index);
+        break;
+      case FaultKind::kForeignUrl:
+        ForeignUrl(record, al);
+        break;
+      default:
+        break;
+    }
+  };
+  if (data.IsArray()) {
+    int i = 0;
+    for (auto& record : data.GetArray()) apply(record, i++);
+  } else {
+    apply(data, -1);
+  }
+  std::string out = asanafs::emulator::ToJson(doc);
+  if (kind == FaultKind::kHugeNumber) {
+    const std::string marker = std::string("\"") + kHugeMarker + "\"";
+    for (size_t pos; (pos = out.find(marker)) != std::string::npos;) {
+      out.replace(pos, marker.size(), kHugeText);
+    }
+  }
+  *body = std::move(out);
 }
 
 bool ParseFaultSpec(std::string_view spec, std::vector<FaultRule>* rules, std::string* error) {
@@ -75,7 +220,9 @@ bool ParseFaultSpec(std::string_view spec, std::vector<FaultRule>* rules, std::s
       prob = Trim(head.substr(colon + 1));
     }
     if (!ParseKind(kind, &r.kind)) {
-      *error = "unknown fault kind '" + kind + "' (429, 500, 502, 503, reset, slow)";
+      *error = "unknown fault kind '" + kind +
+               "' (429, 500, 502, 503, reset, slow, cut, lostreply, badjson, wrongtype, "
+               "hugenum, nofields, foreignurl, pageloop)";
       return false;
     }
     if (!prob.empty()) {

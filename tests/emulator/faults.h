@@ -15,7 +15,29 @@
 
 namespace asanafs::emulator {
 
-enum class FaultKind { kNone, k429, k500, k502, k503, kReset, kSlow };
+enum class FaultKind {
+  kNone,
+  k429,
+  k500,
+  k502,
+  k503,
+  kReset,
+  kSlow,
+  // The connection dies half-way through a body: the download's (blob route) or the request's
+  // (an upload or another request with a body; without a body it acts like kReset).
+  kCut,
+  // The request is carried out in full, then the connection is reset instead of replying.
+  kLostReply,
+  // The reply is served with its body damaged (see MangleReply).
+  kBadJson,
+  kWrongType,
+  kHugeNumber,
+  kMissingFields,
+  kForeignUrl,
+  // A list request's `offset` is ignored, so every page is the first one and its next_page
+  // points back at the second one: a client that follows next_page blindly never stops.
+  kPageLoop,
+};
 
 struct FaultRule {
   FaultKind kind = FaultKind::kNone;
@@ -27,6 +49,12 @@ struct FaultRule {
 // Parses SPEC; an empty SPEC gives no rules. False with a message on a syntax error.
 bool ParseFaultSpec(std::string_view spec, std::vector<FaultRule>* rules, std::string* error);
 const char* FaultName(FaultKind kind);
+// Kinds served by running the request normally and then damaging the reply body.
+bool IsReplyMangling(FaultKind kind);
+// Damages the JSON `body` of an /api/1.0 reply as `kind` says; other kinds leave it alone.
+// kForeignUrl points every download_url at kForeignHost, keeping path and query.
+void MangleReply(FaultKind kind, std::string* body);
+inline constexpr char kForeignHost[] = "http://203.0.113.7:9";  // TEST-NET-3: nobody's host
 
 class Faults {
  public:

@@ -407,14 +407,38 @@ void Routes::HandleApi(const httplib::Request& req, httplib::Response& res,
 
   if (options_.latency_ms > 0) stopper_.SleepMs(options_.latency_ms);
 
-  switch (FaultKind fault = faults_.Decide(c.method, c.sub)) {
+  const FaultKind fault = faults_.Decide(c.method, c.sub);
+  switch (fault) {
     case FaultKind::kNone:
       break;
+    case FaultKind::kCut:
+      if (reader) {  // read about half of the body, then drop the connection
+        const size_t want =
+            static_cast<size_t>(ParseUint(req.get_header_value("Content-Length")).value_or(0) / 2);
+        size_t got = 0;
+        auto take = [&](const char*, size_t len) { return (got += len) < want; };
+        if (req.is_multipart_form_data()) {
+          (*reader)([](const httplib::MultipartFormData&) { return true; }, take);
+        } else {
+          (*reader)(take);
+        }
+      }
+      [[fallthrough]];
     case FaultKind::kReset:
       stats_.CountFault();
       KillConnection(req);
       res.status = 500;
       return;
+    case FaultKind::kLostReply:
+    case FaultKind::kPageLoop:
+    case FaultKind::kBadJson:
+    case FaultKind::kWrongType:
+    case FaultKind::kHugeNumber:
+    case FaultKind::kMissingFields:
+    case FaultKind::kForeignUrl:
+      stats_.CountFault();
+      if (fault == FaultKind::kPageLoop) const_cast<httplib::Request&>(req).params.erase("offset");
+      break;
     case FaultKind::kSlow:
       stats_.CountFault();
       if (!stopper_.SleepMs(kSlowFaultMs)) {
@@ -450,6 +474,11 @@ void Routes::HandleApi(const httplib::Request& req, httplib::Response& res,
   if (c.sel && c.sel->empty()) c.sel.reset();
   if (req.has_param("opt_pretty")) c.pretty = req.get_param_value("opt_pretty") != "false";
   Dispatch(c);
+  if (fault == FaultKind::kLostReply) {
+    Drain(c);
+    KillConnection(req);
+  }
+  MangleReply(fault, &res.body);
 }
 
 namespace {
@@ -937,9 +966,21 @@ void Routes::HandleBlob(const httplib::Request& req, httplib::Response& res) {
   httplib::Request& mreq = const_cast<httplib::Request&>(req);
   mreq.ranges.clear();  // see HandleApi
   stats_.CountBlob(req.has_header("Authorization"));
-  switch (faults_.Decide("GET", req.path)) {
+  const FaultKind fault = faults_.Decide("GET", req.path);
+  switch (fault) {
     case FaultKind::kNone:
       break;
+    case FaultKind::kCut:  // below: the body stops half-way
+      stats_.CountFault();
+      break;
+    case FaultKind::kLostReply:
+    case FaultKind::kPageLoop:
+    case FaultKind::kBadJson:
+    case FaultKind::kWrongType:
+    case FaultKind::kHugeNumber:
+    case FaultKind::kMissingFields:
+    case FaultKind::kForeignUrl:
+      break;  // API-only kinds
     case FaultKind::kReset:
       stats_.CountFault();
       KillConnection(req);
@@ -1031,10 +1072,18 @@ void Routes::HandleBlob(const httplib::Request& req, httplib::Response& res) {
   };
   auto stream = std::make_shared<Stream>(fd, range.start);
   const uint64_t bandwidth = options_.conn_bandwidth;
+  // A cut download sends its first half (at least one byte), then the connection dies.
+  const uint64_t cut_at = fault == FaultKind::kCut ? std::max<uint64_t>(range.length / 2, 1) : 0;
   res.set_content_provider(
       static_cast<size_t>(range.length), content_type,
-      [this, stream, bandwidth](size_t offset, size_t length, httplib::DataSink& sink) {
+      [this, &req, stream, bandwidth, cut_at](size_t offset, size_t length,
+                                              httplib::DataSink& sink) {
+        if (cut_at > 0 && offset >= cut_at) {
+          KillConnection(req);
+          return false;
+        }
         size_t chunk = std::min<size_t>(length, 64 * 1024);
+        if (cut_at > 0) chunk = std::min<size_t>(chunk, static_cast<size_t>(cut_at - offset));
         if (bandwidth > 0) chunk = std::min<size_t>(chunk, std::max<uint64_t>(bandwidth / 20, 512));
         std::string buf(chunk, '\0');
         ssize_t n =

@@ -52,7 +52,8 @@ class RetryingTransport : public HttpTransport {
   // uniformly random value in [b/2, b] with b = min(initial * 2^(retry-1), max).
   std::chrono::milliseconds Backoff(int retry);
 
-  // Parses a Retry-After value given in seconds ("30"); nullopt otherwise.
+  // Parses a Retry-After value given in seconds ("30"), capped at one day;
+  // nullopt otherwise.
   static std::optional<std::chrono::seconds> ParseRetryAfter(std::string_view value);
 
  private:

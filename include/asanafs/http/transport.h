@@ -53,6 +53,9 @@ struct HttpRequest {
   std::function<bool(int status, const Headers& headers)> on_response;
   std::chrono::milliseconds timeout{30000};  // whole request deadline
   std::chrono::milliseconds connect_timeout{10000};
+  // A transfer that moves no byte for this long fails with kTimeout (rounded
+  // up to whole seconds); 0: the transport's default stall limit.
+  std::chrono::milliseconds stall_timeout{0};
   bool idempotent = true;  // false: never re-sent after bytes may have reached the server
 };
 

@@ -63,6 +63,19 @@ TEST(Timestamps, RejectsMalformed) {
   }
 }
 
+// Fuzz finding F1: a year the nanosecond time_point cannot hold is a bad
+// reply, not a signed overflow.
+TEST(Timestamps, RejectsYearsOutsideTimePointRange) {
+  for (const char* bad : {"5088-01-02T03:07:08Z", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+                          "1600-01-01T00:00:00Z", "2263-01-01T00:00:00Z"}) {
+    ExpectBad(AsStatus(ParseTimestamp(bad)), bad);
+  }
+  EXPECT_TRUE(ParseTimestamp("2261-12-31T23:59:59.999Z").has_value());
+  EXPECT_TRUE(ParseTimestamp("1678-01-01T00:00:00Z").has_value());
+  ExpectBad(AsStatus(DecodeTask(R"({"data":{"gid":"1","created_at":"5088-01-02T03:07:08Z"}})")),
+            "task with year 5088");
+}
+
 TEST(Timestamps, FormatRoundTrips) {
   EXPECT_EQ(FormatTimestamp(At(1704164645678)), "2024-01-02T03:04:05.678Z");
   EXPECT_EQ(FormatTimestamp(At(-1)), "1969-12-31T23:59:59.999Z");

@@ -242,6 +242,11 @@ TEST(ParseRetryAfter, Seconds) {
   EXPECT_EQ(RetryingTransport::ParseRetryAfter("1.5"), std::nullopt);
   EXPECT_EQ(RetryingTransport::ParseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT"), std::nullopt);
   EXPECT_EQ(RetryingTransport::ParseRetryAfter("99999999999999999999999"), std::nullopt);
+  // Fuzz finding F3: capped at a day, so converting it to milliseconds and
+  // adding it to a clock reading cannot overflow.
+  EXPECT_EQ(RetryingTransport::ParseRetryAfter("86400"), std::chrono::seconds(86400));
+  EXPECT_EQ(RetryingTransport::ParseRetryAfter("86401"), std::chrono::hours(24));
+  EXPECT_EQ(RetryingTransport::ParseRetryAfter("9223372036854775807"), std::chrono::hours(24));
 }
 
 // --- streaming: never a duplicate byte --------------------------------------

@@ -71,6 +71,11 @@ TEST(IsLoopbackHost, Table) {
                          "::ffff:10.0.0.1", "app.asana.com", "[::1", "1.127.0.0"}) {
     EXPECT_FALSE(IsLoopbackHost(no)) << no;
   }
+  // Fuzz finding F2: inet_pton would stop at the NUL and see 127.0.0.1.
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1\0.evil.example.com"sv));
+  EXPECT_FALSE(IsLoopbackHost("[::1\0]"sv));
+  EXPECT_FALSE(IsLoopbackHost("localhost\0"sv));
 }
 
 TEST(CheckApiUrlIsSafe, HttpsAnywhereHttpOnlyLoopback) {
