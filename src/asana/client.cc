@@ -363,7 +363,8 @@ Result<uint64_t> AsanaClient::Download(const std::string& download_url, uint64_t
 
 Result<Attachment> AsanaClient::UploadAttachment(const std::string& parent_gid,
                                                  const std::string& file_name,
-                                                 const std::string& local_path) {
+                                                 const std::string& local_path,
+                                                const UploadProgress& progress) {
   if (parent_gid.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "empty parent gid");
   }
@@ -383,6 +384,7 @@ Result<Attachment> AsanaClient::UploadAttachment(const std::string& parent_gid,
                                                std::to_string(options_.max_upload_bytes));
   }
   http::HttpRequest req;
+  req.on_upload_progress = progress;
   req.idempotent = false;
   http::MultipartPart parent;
   parent.name = "parent";

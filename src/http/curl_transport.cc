@@ -113,6 +113,12 @@ bool Announce(Transfer* t, long code) {
   return true;
 }
 
+int OnProgress(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(userdata);
+  t->req->on_upload_progress(static_cast<uint64_t>(ulnow));
+  return 0;
+}
+
 size_t OnWrite(char* data, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   const size_t n = size * nmemb;
@@ -357,6 +363,11 @@ Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transf
   RETURN_IF_ERROR(set(CURLOPT_HEADERDATA, t));
   RETURN_IF_ERROR(set(CURLOPT_WRITEFUNCTION, &OnWrite));
   RETURN_IF_ERROR(set(CURLOPT_WRITEDATA, t));
+  if (req.on_upload_progress) {
+    RETURN_IF_ERROR(set(CURLOPT_XFERINFOFUNCTION, &OnProgress));
+    RETURN_IF_ERROR(set(CURLOPT_XFERINFODATA, t));
+    RETURN_IF_ERROR(set(CURLOPT_NOPROGRESS, 0L));
+  }
   if (req.on_body) {
     // Streamed bodies (content downloads) are received 256 KiB at a time rather than
     // curl's default 16 KiB: a 100 MB download costs ~450 recv/poll rounds instead of

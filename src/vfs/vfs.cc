@@ -966,8 +966,12 @@ std::string Vfs::StatusTextLocked() {
                         : r.state == model::UploadState::kUploaded ? "deleting-old"
                                                                    : "queued";
     failed += r.last_error.empty() ? 0 : 1;
-    lines += std::string("  ") + state + "\t" + std::to_string(r.size) + " bytes\ttask " +
-             r.task_gid + "\t" + model::SanitizeComponent(r.name);
+    // While it uploads: bytes sent (multipart framing included) of the file's size.
+    const std::string bytes = s->uploading ? std::to_string(std::min<uint64_t>(s->sent, r.size)) +
+                                                 "/" + std::to_string(r.size)
+                                           : std::to_string(r.size);
+    lines += std::string("  ") + state + "\t" + bytes + " bytes\ttask " + r.task_gid + "\t" +
+             model::SanitizeComponent(r.name);
     if (!r.last_error.empty()) {
       lines += "\t" + r.last_error;
     }

@@ -3,6 +3,7 @@
 #ifndef ASANAFS_SRC_VFS_VFS_INTERNAL_H_
 #define ASANAFS_SRC_VFS_VFS_INTERNAL_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct Vfs::Staged {
   bool discarded = false;      // unlinked: never upload
   bool check_remote = false;   // an attempt may have landed: look before re-sending
   bool uploading = false;      // an upload request is in flight
+  std::atomic<uint64_t> sent{0};  // bytes of the upload in flight sent so far
   // Guarded by op_mu:
   std::string path;  // the staging file
   UniqueFd fd;       // read-write

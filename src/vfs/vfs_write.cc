@@ -398,7 +398,9 @@ Status Vfs::UploadNow(Staged& s) {
     std::lock_guard<std::mutex> lock(mu_);
     s.uploading = true;
   }
-  auto att = api_.UploadAttachment(rec.task_gid, rec.name, s.path);
+  s.sent = 0;
+  auto att = api_.UploadAttachment(rec.task_gid, rec.name, s.path,
+                                   [&s](uint64_t sent) { s.sent = sent; });
   {
     std::lock_guard<std::mutex> lock(mu_);
     s.uploading = false;

@@ -199,10 +199,14 @@ Result<uint64_t> FakeAsana::Download(const std::string& url, uint64_t offset, ui
 
 Result<asana::Attachment> FakeAsana::UploadAttachment(const std::string& parent,
                                                       const std::string& name,
-                                                      const std::string& path) {
+                                                      const std::string& path,
+                                                      const asana::UploadProgress& progress) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
+  if (progress) {
+    progress(ss.str().size());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (auto e = Enter("UploadAttachment")) {
     return *e;

@@ -54,7 +54,8 @@ class FakeAsana : public asana::AsanaApi {
                             const asana::ByteSink& sink) override;
   Result<asana::Attachment> UploadAttachment(const std::string& parent_gid,
                                              const std::string& file_name,
-                                             const std::string& local_path) override;
+                                             const std::string& local_path,
+                                             const asana::UploadProgress& progress = {}) override;
   Status DeleteAttachment(const std::string& gid) override;
   Result<asana::Task> CreateTask(const std::string& project_gid, const std::string& name) override;
   Result<asana::EventPage> GetEvents(const std::string& resource_gid,

@@ -20,6 +20,8 @@
 
 namespace asanafs::asana {
 
+// Told how many bytes of an upload have been sent so far.
+using UploadProgress = std::function<void(uint64_t sent)>;
 // Receives downloaded bytes in order; returning false aborts the download.
 using ByteSink = std::function<bool(std::string_view)>;
 
@@ -50,9 +52,11 @@ class AsanaApi {
                                     uint64_t length, const ByteSink& sink) = 0;
 
   // POST /attachments (multipart: parent, file) — the only upload route.
+  // `progress`, when set, is told the bytes sent so far.
   virtual Result<Attachment> UploadAttachment(const std::string& parent_gid,
                                               const std::string& file_name,
-                                              const std::string& local_path) = 0;
+                                              const std::string& local_path,
+                                              const UploadProgress& progress = {}) = 0;
   // DELETE /attachments/{gid}
   virtual Status DeleteAttachment(const std::string& gid) = 0;
   // POST /tasks with projects=[project_gid]

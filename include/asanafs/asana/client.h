@@ -69,7 +69,8 @@ class AsanaClient : public AsanaApi {
   // file name is percent-encoded in the part's filename, as the spec asks for
   // non-ASCII names; that also rules out quote/CR/LF injection.
   Result<Attachment> UploadAttachment(const std::string& parent_gid, const std::string& file_name,
-                                      const std::string& local_path) override;
+                                      const std::string& local_path,
+                                      const UploadProgress& progress = {}) override;
   Status DeleteAttachment(const std::string& gid) override;
   Result<Task> CreateTask(const std::string& project_gid, const std::string& name) override;
   Result<Task> CreateSubtask(const std::string& parent_task_gid, const std::string& name) override;

@@ -57,6 +57,8 @@ struct HttpRequest {
   // up to whole seconds); 0: the transport's default stall limit.
   std::chrono::milliseconds stall_timeout{0};
   bool idempotent = true;  // false: never re-sent after bytes may have reached the server
+  // When set, told how many request body bytes have been sent so far (uploads).
+  std::function<void(uint64_t sent)> on_upload_progress;
 };
 
 struct HttpResponse {
