@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libcpp-httplib-dev
   python3 python3-pytest python3-docutils python3-yaml
   rsync attr ca-certificates
+  clang libclang-rt-14-dev   # the libFuzzer targets of the fuzz stage (-Dfuzz=true)
 )
 # Node (for the conformance suite's Prism proxy and the official Node client):
 # keep a node/npm that is already installed (e.g. from NodeSource).

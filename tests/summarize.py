@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Prints one summary of a `meson test` run: test cases passed, failed and skipped.
+"""Prints one summary of `meson test` runs: test cases passed, failed and skipped.
 
-Usage: tests/summarize.py BUILD_DIR
+Usage: tests/summarize.py [--failure TEXT]... BUILD_DIR...
 
-Reads every JUnit-style XML in BUILD_DIR/test-results/ (GoogleTest's
-GTEST_OUTPUT=xml:DIR/ files and pytest's --junitxml files) and
-BUILD_DIR/meson-logs/testlog.json. A meson test that failed or timed out
+For each BUILD_DIR (scripts/test.sh passes the normal build, the sanitizer
+build and the fuzz build), reads every JUnit-style XML in BUILD_DIR/test-results/
+(GoogleTest's GTEST_OUTPUT=xml:DIR/ files and pytest's --junitxml files) and
+BUILD_DIR/meson-logs/testlog.json; the counts of all build dirs are added up.
+Each --failure TEXT counts as one more failure (a stage that could not even
+build or run its tests); a BUILD_DIR without a testlog.json is one too. A meson test that failed or timed out
 without a failing case in its XML (a crash, a timeout, a collection error)
 counts as one failure; one that passed without writing any XML counts as one
 passed case. Skipped cases are never counted as passed.
@@ -89,11 +92,11 @@ def xml_paths_of(entry, results_dir, xml_by_path):
     return [p for p in found if p in xml_by_path]
 
 
-def main(argv):
-    if len(argv) != 2:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    build = pathlib.Path(argv[1]).resolve()
+def summarize_build(build):
+    """Returns (passed, skipped, failure lines) of the meson test run in `build`."""
+    build = pathlib.Path(build).resolve()
+    if not (build / "meson-logs" / "testlog.json").exists():
+        return 0, 0, ["no meson test log (meson-logs/testlog.json): no test ran"]
     results_dir = (build / "test-results").resolve()
     xml_by_path = {}
     if results_dir.is_dir():
@@ -127,6 +130,31 @@ def main(argv):
                 skipped += 1
         else:
             failures.append(f"meson test {name}: unknown result {outcome}")
+    return passed, skipped, failures
+
+
+def main(argv):
+    args = argv[1:]
+    builds = []
+    failures = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--failure" and args:
+            failures.append(args.pop(0))
+        elif arg.startswith("--failure="):
+            failures.append(arg.split("=", 1)[1])
+        else:
+            builds.append(arg)
+    if not builds and not failures:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    passed = skipped = 0
+    for build in builds:
+        p, s, f = summarize_build(build)
+        passed += p
+        skipped += s
+        label = pathlib.Path(build).resolve().name
+        failures.extend(f"[{label}] {line}" if len(builds) > 1 else line for line in f)
 
     for line in failures:
         print(f"FAILED {line}")
