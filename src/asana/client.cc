@@ -22,7 +22,8 @@ constexpr char kUserFields[] = "name,email";                      // getUser
 constexpr char kWorkspaceFields[] = "name";                       // getWorkspaces
 constexpr char kProjectFields[] = "name,created_at,modified_at";  // getProjectsForWorkspace
 constexpr char kTaskFields[] =
-    "name,created_at,modified_at,permalink_url";  // tasks, subtasks, creates
+    "name,created_at,modified_at,permalink_url";      // tasks, subtasks, creates
+constexpr char kSectionFields[] = "name,created_at";  // getSectionsForProject
 constexpr char kAttachmentListFields[] =
     "name,resource_subtype,host,size,created_at,view_url";  // getAttachmentsForObject
 constexpr char kAttachmentFields[] =
@@ -228,6 +229,18 @@ Result<std::vector<Task>> AsanaClient::ListTasks(const std::string& project_gid)
 Result<std::vector<Task>> AsanaClient::ListSubtasks(const std::string& task_gid) {
   ASSIGN_OR_RETURN(std::string task, Segment(task_gid, "task"));
   return ListAll<Task>("/tasks/" + task + "/subtasks", {{"opt_fields", kTaskFields}},
+                       DecodeTaskPage);
+}
+
+Result<std::vector<Section>> AsanaClient::ListSections(const std::string& project_gid) {
+  ASSIGN_OR_RETURN(std::string project, Segment(project_gid, "project"));
+  return ListAll<Section>("/projects/" + project + "/sections", {{"opt_fields", kSectionFields}},
+                          DecodeSectionPage);
+}
+
+Result<std::vector<Task>> AsanaClient::ListSectionTasks(const std::string& section_gid) {
+  ASSIGN_OR_RETURN(std::string section, Segment(section_gid, "section"));
+  return ListAll<Task>("/sections/" + section + "/tasks", {{"opt_fields", kTaskFields}},
                        DecodeTaskPage);
 }
 

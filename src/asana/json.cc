@@ -96,6 +96,12 @@ Status DecodeRecord(const Value& v, const std::string& where, Project* out) {
   return GetTime(v, "modified_at", where, &out->modified_at);
 }
 
+Status DecodeRecord(const Value& v, const std::string& where, Section* out) {
+  RETURN_IF_ERROR(GetGid(v, where, &out->gid));
+  RETURN_IF_ERROR(GetString(v, "name", where, &out->name));
+  return GetTime(v, "created_at", where, &out->created_at);
+}
+
 Status DecodeRecord(const Value& v, const std::string& where, Task* out) {
   RETURN_IF_ERROR(GetGid(v, where, &out->gid));
   RETURN_IF_ERROR(GetString(v, "name", where, &out->name));
@@ -315,6 +321,7 @@ Result<Page<Workspace>> DecodeWorkspacePage(std::string_view body) {
 }
 Result<Page<Project>> DecodeProjectPage(std::string_view body) { return DecodeList<Project>(body); }
 Result<Page<Task>> DecodeTaskPage(std::string_view body) { return DecodeList<Task>(body); }
+Result<Page<Section>> DecodeSectionPage(std::string_view body) { return DecodeList<Section>(body); }
 Result<Page<Attachment>> DecodeAttachmentPage(std::string_view body) {
   return DecodeList<Attachment>(body);
 }

@@ -38,6 +38,7 @@ struct RawOptions {
   int poll_interval_s = kUnset;
   int timeout_s = kUnset;
   int redact = 0;
+  int sections = 0;
   int token_given = 0;
   int read_only = 0;
   int temp_grace_s = kUnset;
@@ -74,6 +75,7 @@ const fuse_opt kOptionSpec[] = {
     ASANAFS_OPT("poll_interval=%d", poll_interval_s),
     ASANAFS_OPT("timeout=%d", timeout_s),
     ASANAFS_OPT("redact", redact),
+    ASANAFS_OPT("sections", sections),
     ASANAFS_OPT("temp_grace=%d", temp_grace_s),
     FUSE_OPT_KEY("ro", kKeyReadOnly),
     FUSE_OPT_KEY("token=", kKeyToken),
@@ -351,6 +353,7 @@ Result<Options> ParseOptions(fuse_args* args) {
   o.cache_dir = TakeString(raw.cache_dir, "");
   o.log_level = TakeString(raw.log_level, "info");
   o.redact = raw.redact != 0;
+  o.sections = raw.sections != 0;
   if (std::string size = TakeString(raw.cache_size, ""); !size.empty()) {
     if (!ParseSize(size, &o.cache_size)) {
       return UsageError("cache_size must be a size such as 512M or 10G");
@@ -414,6 +417,8 @@ std::string HelpText(const char* program) {
          "                           after this long without progress (default 30)\n"
          "    -o log_level=LEVEL     debug, info, warn or error (default info)\n"
          "    -o redact              hide file and task names in log lines\n"
+         "    -o sections            show a project's tasks in one directory per section\n"
+         "                           (its Key resources stay in the project directory)\n"
          "    -o temp_grace=SECONDS  upload a closed temporary file (.name.XXXXXX) that is\n"
          "                           never renamed after this long (default 60)\n"
          "    -o uid=USER            owner of every file and directory (default: yours)\n"

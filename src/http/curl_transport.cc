@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "asanafs/http/idle_pool.h"
 #include "asanafs/http/url.h"
 #include "asanafs/util/log.h"
 
@@ -63,6 +64,8 @@ bool IsSuccess(long code) { return code >= 200 && code < 300; }
 
 // CURLOPT_BUFFERSIZE for streamed bodies (at most 512 KiB before curl 7.88).
 constexpr long kStreamBufferBytes = 256L * 1024;
+// CURLOPT_UPLOAD_BUFFERSIZE for multipart uploads (curl allows up to 2 MiB).
+constexpr long kUploadBufferBytes = 1024L * 1024;
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
@@ -258,7 +261,8 @@ Error CurlError(CURLcode rc, const char* errbuf, const HttpRequest& req) {
 }  // namespace
 
 struct CurlTransport::Impl {
-  explicit Impl(CurlTransportOptions o) : options(std::move(o)) {
+  explicit Impl(CurlTransportOptions o)
+      : options(std::move(o)), idle(options.max_idle_handles, options.max_idle_age) {
     if (options.user_agent.empty()) {
       options.user_agent = std::string("asanafs/") + ASANAFS_VERSION;
     }
@@ -290,12 +294,12 @@ struct CurlTransport::Impl {
   }
 
   CurlEasyPtr Acquire() {
+    std::vector<CurlEasyPtr> stale;  // closed after the lock is released
     {
       std::lock_guard<std::mutex> lock(pool_mu);
-      if (!idle.empty()) {
-        CurlEasyPtr easy = std::move(idle.back());
-        idle.pop_back();
-        return easy;
+      stale = idle.Trim(std::chrono::steady_clock::now());
+      if (auto easy = idle.Take()) {
+        return std::move(*easy);
       }
     }
     return CurlEasyPtr(curl_easy_init());
@@ -304,10 +308,9 @@ struct CurlTransport::Impl {
   // Takes back a handle that was curl_easy_reset() (which drops every option
   // and the share but keeps live connections for the next request).
   void Release(CurlEasyPtr easy) {
+    std::vector<CurlEasyPtr> dropped;  // closed after the lock is released
     std::lock_guard<std::mutex> lock(pool_mu);
-    if (idle.size() < options.max_idle_handles) {
-      idle.push_back(std::move(easy));
-    }
+    dropped = idle.Put(std::move(easy), std::chrono::steady_clock::now());
   }
 
   Status Configure(CURL* easy, const HttpRequest& req, Transfer* t, curl_slist* headers,
@@ -318,7 +321,7 @@ struct CurlTransport::Impl {
   std::array<std::mutex, CURL_LOCK_DATA_LAST> locks;
   CurlSharePtr share;  // declared before `idle`: outlives the handles using it
   std::mutex pool_mu;  // guards `idle`
-  std::vector<CurlEasyPtr> idle;
+  IdlePool<CurlEasyPtr> idle;
 };
 
 Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transfer* t,
@@ -393,6 +396,9 @@ Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transf
     RETURN_IF_ERROR(set(CURLOPT_NOBODY, 1L));
   } else {
     if (mime != nullptr) {
+      // Uploads are sent from the staged file 1 MiB per read/send round
+      // rather than curl's default 64 KiB.
+      RETURN_IF_ERROR(set(CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes));
       RETURN_IF_ERROR(set(CURLOPT_MIMEPOST, mime));
     } else if (req.method == "POST" || !req.body.empty()) {
       RETURN_IF_ERROR(set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size())));

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 #include <future>
+#include <iterator>
+#include <optional>
 
 #include "asanafs/model/names.h"
 #include "asanafs/util/log.h"
@@ -146,12 +148,64 @@ void Vfs::ApplyOverlay(Node* node) const {
   }
 }
 
+namespace {
+
+// Runs `fn` on another thread at the caller's priority (a background prefetch
+// stays background): two independent lists cost one round trip, not two.
+template <typename Fn>
+auto RunAlongside(Fn fn) {
+  return std::async(std::launch::async,
+                    [fn = std::move(fn), background = BackgroundPriority::active()] {
+                      std::optional<BackgroundPriority> priority;
+                      if (background) {
+                        priority.emplace();
+                      }
+                      return fn();
+                    });
+}
+
+}  // namespace
+
+Result<std::vector<Vfs::ChildSpec>> Vfs::FetchAttachments(const std::string& gid) {
+  ASSIGN_OR_RETURN(auto attachments, api_.ListAttachments(gid));
+  std::vector<ChildSpec> out;
+  for (const auto& a : attachments) {
+    ChildSpec c{NodeKind::kAttachment,
+                a.gid,
+                a.name,
+                a.created_at,
+                std::nullopt,
+                0,
+                {},
+                a.view_url,
+                a.host.empty() ? "asana" : a.host};
+    if (a.IsAsanaHosted()) {
+      c.size = a.size.value_or(0);
+    } else {
+      c.kind = NodeKind::kLink;
+      c.link_text = model::InternetShortcut(a.view_url);
+      c.size = c.link_text.size();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::string& gid) {
   std::vector<ChildSpec> out;
   auto add_dir = [&out](NodeKind k, const std::string& g, const std::string& name,
                         std::optional<asana::TimePoint> created,
                         std::optional<asana::TimePoint> modified) {
     out.push_back(ChildSpec{k, g, name, created, modified, 0, {}, {}, {}});
+  };
+  auto add_tasks = [&](const std::vector<asana::Task>& tasks) {
+    for (const auto& t : tasks) {
+      add_dir(NodeKind::kTask, t.gid, t.name, t.created_at, t.modified_at);
+      out.back().url = t.permalink_url;
+    }
+  };
+  auto add_files = [&out](std::vector<ChildSpec> files) {
+    std::move(files.begin(), files.end(), std::back_inserter(out));
   };
   switch (kind) {
     case NodeKind::kRoot: {
@@ -169,50 +223,41 @@ Result<std::vector<Vfs::ChildSpec>> Vfs::FetchListing(NodeKind kind, const std::
       break;
     }
     case NodeKind::kProject: {
-      ASSIGN_OR_RETURN(auto tasks, api_.ListTasks(gid));
-      for (const auto& t : tasks) {
-        add_dir(NodeKind::kTask, t.gid, t.name, t.created_at, t.modified_at);
-        out.back().url = t.permalink_url;
+      // Its Key resources (attachments whose parent is the project) sit next
+      // to its tasks (or sections); both lists in one round trip.
+      auto files_future = RunAlongside([this, &gid] { return FetchAttachments(gid); });
+      if (options_.sections) {
+        auto sections_or = api_.ListSections(gid);
+        auto files_or = files_future.get();
+        ASSIGN_OR_RETURN(auto sections, std::move(sections_or));
+        ASSIGN_OR_RETURN(auto files, std::move(files_or));
+        for (const auto& sec : sections) {
+          add_dir(NodeKind::kSection, sec.gid, sec.name, sec.created_at, std::nullopt);
+        }
+        add_files(std::move(files));
+      } else {
+        auto tasks_or = api_.ListTasks(gid);
+        auto files_or = files_future.get();
+        ASSIGN_OR_RETURN(auto tasks, std::move(tasks_or));
+        ASSIGN_OR_RETURN(auto files, std::move(files_or));
+        add_tasks(tasks);
+        add_files(std::move(files));
       }
       break;
     }
+    case NodeKind::kSection: {
+      ASSIGN_OR_RETURN(auto tasks, api_.ListSectionTasks(gid));
+      add_tasks(tasks);
+      break;
+    }
     case NodeKind::kTask: {
-      // The two lists are independent: one round trip instead of two.
-      auto subtasks_future =
-          std::async(std::launch::async, [this, &gid, background = BackgroundPriority::active()] {
-            std::optional<BackgroundPriority> priority;
-            if (background) {
-              priority.emplace();
-            }
-            return api_.ListSubtasks(gid);
-          });
-      auto attachments_or = api_.ListAttachments(gid);
+      auto subtasks_future = RunAlongside([this, &gid] { return api_.ListSubtasks(gid); });
+      auto files_or = FetchAttachments(gid);
       auto subtasks_or = subtasks_future.get();
-      ASSIGN_OR_RETURN(auto attachments, std::move(attachments_or));
+      ASSIGN_OR_RETURN(auto files, std::move(files_or));
       ASSIGN_OR_RETURN(auto subtasks, std::move(subtasks_or));
-      for (const auto& a : attachments) {
-        ChildSpec c{NodeKind::kAttachment,
-                    a.gid,
-                    a.name,
-                    a.created_at,
-                    std::nullopt,
-                    0,
-                    {},
-                    a.view_url,
-                    a.host.empty() ? "asana" : a.host};
-        if (a.IsAsanaHosted()) {
-          c.size = a.size.value_or(0);
-        } else {
-          c.kind = NodeKind::kLink;
-          c.link_text = model::InternetShortcut(a.view_url);
-          c.size = c.link_text.size();
-        }
-        out.push_back(std::move(c));
-      }
-      for (const auto& t : subtasks) {
-        add_dir(NodeKind::kTask, t.gid, t.name, t.created_at, t.modified_at);
-        out.back().url = t.permalink_url;
-      }
+      add_files(std::move(files));
+      add_tasks(subtasks);
       break;
     }
     case NodeKind::kAttachment:
@@ -281,15 +326,15 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
       st.st_mode = DefaultFileMode(options_, c.kind != NodeKind::kLink);
       st.st_nlink = 1;
       st.st_size = static_cast<off_t>(c.size);
-      st.st_blksize = 4096;
+      st.st_blksize = kIoBlockSize;
       st.st_blocks = static_cast<blkcnt_t>((c.size + 511) / 512);
       SetTimes(&st, c.created_at.value_or(mount_time_));
     }
     ApplyOverlay(node);
     parent->children[names[i]] = node->ino;
   }
-  if (parent->kind == NodeKind::kTask) {
-    AddStagedChildren(parent);
+  if (parent->kind == NodeKind::kTask || parent->kind == NodeKind::kProject) {
+    AddStagedChildren(parent);  // files written here and not yet in Asana
   }
   for (uint64_t ino : before) {
     DropIfUnused(ino);  // files gone from Asana that the kernel no longer knows
@@ -366,15 +411,29 @@ Status Vfs::EnsureListed(uint64_t dir) {
   listing_in_flight_[dir] = promise.get_future().share();
   NodeKind kind = node->kind;
   std::string gid = node->gid;
+  uint64_t changes = node->local_changes;
   lock.unlock();
 
   auto listing = FetchListing(kind, gid);
 
   lock.lock();
+  node = nodes_.Get(dir);
+  // A file landed, moved or was removed here while the listing was on the
+  // wire: Asana may have answered before that change, and applying it would
+  // bring back what was removed or hide what just landed. Ask again.
+  for (int again = 0; listing.has_value() && node->local_changes != changes && again < 3; ++again) {
+    changes = node->local_changes;
+    lock.unlock();
+    listing = FetchListing(kind, gid);
+    lock.lock();
+    node = nodes_.Get(dir);
+  }
   listing_in_flight_.erase(dir);
   Status status;
-  node = nodes_.Get(dir);
-  if (listing.has_value()) {
+  if (listing.has_value() && node->local_changes != changes && node->listed) {
+    // Still changing: keep what this mount knows, list again at the next use.
+    node->stale = true;
+  } else if (listing.has_value()) {
     ApplyListing(dir, *listing);
   } else if (node->listed) {
     // A stale listing beats an error: keep serving it, retry at the next access.
@@ -616,6 +675,7 @@ Result<UniqueFd> Vfs::FetchContent(const std::string& gid, uint64_t size) {
       }
     }
   }
+  gid_mu.reset();  // else the entry below is never expired and downloads_ only grows
   std::lock_guard<std::mutex> lock(download_mu_);
   if (auto it = downloads_.find(gid); it != downloads_.end() && it->second.expired()) {
     downloads_.erase(it);
@@ -642,8 +702,10 @@ bool Vfs::IsOpen(const std::string& gid) {
 Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint64_t size) {
   {
     std::lock_guard<std::mutex> lock(remotes_mu_);
-    if (auto existing = remotes_[gid].lock()) {
-      return existing;
+    if (auto it = remotes_.find(gid); it != remotes_.end()) {
+      if (auto existing = it->second.lock()) {
+        return existing;
+      }
     }
   }
   // A fresh download URL at every open (they expire after about two minutes);
@@ -656,7 +718,8 @@ Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint
     return raced;  // another opener won: share its fetches
   }
   remotes_[gid] = remote;
-  if (remotes_.size() > 1024) {
+  // Entries of closed files: few are open at a time, so sweeping past 64 is cheap.
+  if (remotes_.size() > 64) {
     std::erase_if(remotes_, [](const auto& entry) { return entry.second.expired(); });
   }
   return remote;
@@ -775,13 +838,33 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags, pid_t pid) {
   } else if (auto cached = cache_.OpenCached(gid, size)) {
     file->fd = std::move(*cached);
     file->gid = gid;
+    file->size = size;
   } else {
     ASSIGN_OR_RETURN(file->remote, OpenRemote(gid, size));
   }
   return OpenResult{AddHandle(std::move(file)), !writable, false};
 }
 
-Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
+// The kernel reads a FUSE file in requests of a few hundred KiB, each served
+// by reading the cache file; keeping that file's disk reads ahead of them
+// hides the disk latency (the local page cache's readahead does the same for
+// `cat` of a local file).
+void Vfs::ReadAheadCached(OpenFile& file, uint64_t read_end) {
+  constexpr uint64_t kAhead = 8u << 20;  // read ahead this far...
+  constexpr uint64_t kStep = 2u << 20;   // ...in steps of at least this much
+  uint64_t done = file.cache_ahead.load(std::memory_order_relaxed);
+  const uint64_t want = std::min(file.size, read_end + kAhead);
+  if (want < done + kStep && want != file.size) {
+    return;
+  }
+  if (want <= done || !file.cache_ahead.compare_exchange_strong(done, want)) {
+    return;  // nothing new, or another reader is doing it
+  }
+  ::posix_fadvise(file.fd.get(), static_cast<off_t>(done), static_cast<off_t>(want - done),
+                  POSIX_FADV_WILLNEED);
+}
+
+Result<ReadSource> Vfs::PrepareRead(uint64_t fh, size_t size, off_t offset) {
   std::shared_ptr<OpenFile> file = FindFile(fh);
   if (file == nullptr) {
     return MakeError(ErrorCode::kInvalidArgument, "unknown file handle");
@@ -789,18 +872,26 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
   if (offset < 0) {
     return MakeError(ErrorCode::kInvalidArgument, "negative offset");
   }
+  ReadSource src;
+  src.offset = offset;
   if (file->is_inline && file->staged == nullptr) {
-    size_t off = static_cast<size_t>(offset);
-    if (off >= file->inline_data.size()) {
-      return size_t{0};
-    }
-    size_t n = std::min(size, file->inline_data.size() - off);
-    std::memcpy(buf, file->inline_data.data() + off, n);
-    return n;
+    const std::string_view all = file->inline_data;
+    const size_t off = std::min(static_cast<size_t>(offset), all.size());
+    src.inline_bytes = all.substr(off, size);
+    src.size = src.inline_bytes.size();
+    src.keep = std::move(file);
+    return src;
   }
-  int fd;
-  if (file->staged != nullptr) {
-    fd = file->staged->fd.get();
+  // The file's current length, so that a reply never reaches past it.
+  uint64_t length;
+  if (file->staged != nullptr || (file->remote == nullptr && file->gid.empty())) {
+    // Staged content: it may still be growing.
+    src.fd = file->staged != nullptr ? file->staged->fd.get() : file->fd.get();
+    struct stat st;
+    if (::fstat(src.fd, &st) != 0) {
+      return SysError("reading the staged file's size");
+    }
+    length = static_cast<uint64_t>(st.st_size);
   } else if (file->remote != nullptr) {
     ReadAhead ra;
     {
@@ -812,15 +903,28 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
       std::lock_guard<std::mutex> lock(file->ra_mu);
       file->ra = ra;
     }
-    fd = file->remote->fd();
-    size = static_cast<size_t>(std::min<uint64_t>(
-        size, file->remote->size() - std::min<uint64_t>(file->remote->size(), offset)));
+    src.fd = file->remote->fd();
+    length = file->remote->size();
   } else {
-    fd = file->fd.get();
+    src.fd = file->fd.get();
+    length = file->size;
+    ReadAheadCached(*file, static_cast<uint64_t>(offset) + size);
+  }
+  src.size = static_cast<size_t>(
+      std::min<uint64_t>(size, length - std::min<uint64_t>(length, static_cast<uint64_t>(offset))));
+  src.keep = std::move(file);
+  return src;
+}
+
+Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
+  ASSIGN_OR_RETURN(ReadSource src, PrepareRead(fh, size, offset));
+  if (src.fd < 0) {
+    std::memcpy(buf, src.inline_bytes.data(), src.size);
+    return src.size;
   }
   size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<off_t>(done));
+  while (done < src.size) {
+    ssize_t n = ::pread(src.fd, buf + done, src.size - done, offset + static_cast<off_t>(done));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -860,6 +964,8 @@ const char* ResourceType(NodeKind kind) {
       return "workspace";
     case NodeKind::kProject:
       return "project";
+    case NodeKind::kSection:
+      return "section";
     case NodeKind::kTask:
       return "task";
     case NodeKind::kAttachment:

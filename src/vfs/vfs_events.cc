@@ -69,6 +69,24 @@ void Vfs::DirsTouchedBy(const asana::Event& e, std::set<uint64_t>* dirs) {
   if (e.parent) {
     touch(e.parent->gid, false);
   }
+  // With -o sections, a project's tasks are listed by its section
+  // directories: a task added to or removed from the project changes one of
+  // them (which one, the event does not say).
+  std::vector<uint64_t> projects;
+  for (uint64_t ino : *dirs) {
+    const Node* node = nodes_.Get(ino);
+    if (node != nullptr && node->kind == NodeKind::kProject) {
+      projects.push_back(ino);
+    }
+  }
+  for (uint64_t ino : projects) {
+    for (const auto& [name, child] : nodes_.Get(ino)->children) {
+      const Node* c = nodes_.Get(child);
+      if (c->kind == NodeKind::kSection && c->listed) {
+        dirs->insert(child);
+      }
+    }
+  }
 }
 
 void Vfs::MarkSubtreeStale(uint64_t ino, std::vector<uint64_t>* marked) {

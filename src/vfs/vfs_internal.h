@@ -38,17 +38,17 @@ struct Vfs::Staged {
   std::mutex op_mu;  // serialises writes, uploads and renames of this file
   // Guarded by Vfs::mu_:
   model::UploadRecord rec;
-  std::vector<uint64_t> inos;  // nodes showing it (one per path)
-  bool discarded = false;      // unlinked: never upload
-  bool check_remote = false;   // an attempt may have landed: look before re-sending
-  bool uploading = false;      // an upload request is in flight
+  std::vector<uint64_t> inos;     // nodes showing it (one per path)
+  bool discarded = false;         // unlinked: never upload
+  bool check_remote = false;      // an attempt may have landed: look before re-sending
+  bool uploading = false;         // an upload request is in flight
   std::atomic<uint64_t> sent{0};  // bytes of the upload in flight sent so far
   // Guarded by op_mu:
   std::string path;  // the staging file
   UniqueFd fd;       // read-write
   int writers = 0;   // open write handles
   bool dirty = false;
-  bool finished = false;  // landed or discarded: never written or uploaded again
+  bool finished = false;   // landed or discarded: never written or uploaded again
   bool too_large = false;  // a write past 100 MiB failed: never uploaded
 
   std::string Key() const { return "staged:" + std::to_string(rec.id); }
@@ -59,10 +59,12 @@ struct Vfs::OpenFile {
   std::string gid;  // the attachment whose cached content `fd` holds
   pid_t open_pid = 0;
   bool writable = false;
-  bool wrote = false;  // write() was called through this handle
-  UniqueFd fd;                    // cached or staged content for reading
-  std::shared_ptr<RemoteFile> remote;  // streamed content (not cached yet)
-  std::mutex ra_mu;                    // guards ra: the kernel reads in parallel
+  bool wrote = false;                    // write() was called through this handle
+  UniqueFd fd;                           // cached or staged content for reading
+  uint64_t size = 0;                     // of the cached content in `fd`
+  std::atomic<uint64_t> cache_ahead{0};  // `fd` has been read ahead up to here
+  std::shared_ptr<RemoteFile> remote;    // streamed content (not cached yet)
+  std::mutex ra_mu;                      // guards ra: the kernel reads in parallel
   ReadAhead ra;
   std::shared_ptr<Staged> staged;  // set once a writable handle has staged the file
   std::string inline_data;         // .url stubs
@@ -87,6 +89,21 @@ std::vector<std::string> SplitGids(const std::string& joined);
 std::string JoinGids(const std::vector<std::string>& gids);
 // rsync's temporary names: ".<name>.<6 letters or digits>".
 bool IsTemporaryName(std::string_view name);
+// Records a change this mount made in directory `dir` (Vfs::mu_ held): see
+// Node::local_changes.
+inline void NoteLocalChange(NodeTable& nodes, uint64_t dir) {
+  if (Node* d = nodes.Get(dir)) {
+    d->local_changes++;
+  }
+}
+// The same for the directories holding the nodes `inos`.
+inline void NoteLocalChangeAbove(NodeTable& nodes, const std::vector<uint64_t>& inos) {
+  for (uint64_t ino : inos) {
+    if (const Node* n = nodes.Get(ino)) {
+      NoteLocalChange(nodes, n->parent);
+    }
+  }
+}
 
 }  // namespace asanafs::vfs
 

@@ -177,8 +177,8 @@ Result<std::shared_ptr<Vfs::Staged>> Vfs::StageExisting(uint64_t ino, bool trunc
   rec.task_gid = task_gid;
   rec.name = raw_name;
   rec.replaces_gid = gid;
-  ASSIGN_OR_RETURN(auto s, NewStaged(rec, content.valid() ? content.get() : -1,
-                                     truncate ? 0 : size));
+  ASSIGN_OR_RETURN(auto s,
+                   NewStaged(rec, content.valid() ? content.get() : -1, truncate ? 0 : size));
   std::lock_guard<std::mutex> lock(mu_);
   Node* node = nodes_.Get(ino);
   if (node->staged_id != 0) {  // another writer staged it meanwhile: use theirs
@@ -206,9 +206,10 @@ Result<CreateResult> Vfs::Create(uint64_t parent, std::string_view name, mode_t 
   {
     std::lock_guard<std::mutex> lock(mu_);
     Node* dir = nodes_.Get(parent);
-    if (dir->kind != NodeKind::kTask) {
+    if (dir->kind != NodeKind::kTask && dir->kind != NodeKind::kProject) {
       return MakeError(ErrorCode::kNotPermitted,
-                       "files can be created only in task directories (attachments belong to tasks)");
+                       "files can be created only in task directories and project directories "
+                       "(attachments belong to a task or, as Key resources, to a project)");
     }
     if (dir->children.count(std::string(name)) != 0) {
       return MakeError(ErrorCode::kExists, "name exists");
@@ -245,7 +246,7 @@ Result<CreateResult> Vfs::Create(uint64_t parent, std::string_view name, mode_t 
     node->st.st_nlink = 1;
     node->st.st_uid = options_.uid;
     node->st.st_gid = options_.gid;
-    node->st.st_blksize = 4096;
+    node->st.st_blksize = kIoBlockSize;
     SetTimes(&node->st, clock_.SystemNow());
     if ((mode & 07777) != (DefaultFileMode(options_) & 07777)) {
       model::Overlay o;
@@ -257,6 +258,7 @@ Result<CreateResult> Vfs::Create(uint64_t parent, std::string_view name, mode_t 
     }
     s->inos.push_back(node->ino);
     dir->children[node->name] = node->ino;
+    dir->local_changes++;
     node->nlookup++;
     entry = MakeEntry(*node);
     file->ino = node->ino;
@@ -357,7 +359,7 @@ Status Vfs::UploadIfDirty(Staged& s) {
       s.rec.size = static_cast<uint64_t>(st.st_size);
       s.rec.staged_at = UnixSeconds(clock_.SystemNow());
       s.rec.state = IsTemporaryName(s.rec.name) ? model::UploadState::kDeferred
-                                                 : model::UploadState::kPending;
+                                                : model::UploadState::kPending;
       s.rec.last_error.clear();
       rec = s.rec;
     }
@@ -399,8 +401,8 @@ Status Vfs::UploadNow(Staged& s) {
     s.uploading = true;
   }
   s.sent = 0;
-  auto att = api_.UploadAttachment(rec.task_gid, rec.name, s.path,
-                                   [&s](uint64_t sent) { s.sent = sent; });
+  auto att =
+      api_.UploadAttachment(rec.task_gid, rec.name, s.path, [&s](uint64_t sent) { s.sent = sent; });
   {
     std::lock_guard<std::mutex> lock(mu_);
     s.uploading = false;
@@ -445,8 +447,8 @@ Result<std::optional<asana::Attachment>> Vfs::FindLanded(const Staged& s) {
   }
   ASSIGN_OR_RETURN(auto listed, api_.ListAttachments(rec.task_gid));
   std::vector<std::string> replaced = SplitGids(rec.replaces_gid);
-  auto earliest = std::chrono::system_clock::time_point(std::chrono::seconds(rec.staged_at)) -
-                  kLandedSlack;
+  auto earliest =
+      std::chrono::system_clock::time_point(std::chrono::seconds(rec.staged_at)) - kLandedSlack;
   std::optional<asana::Attachment> found;
   for (const auto& a : listed) {
     if (a.name == rec.name && a.size.value_or(0) == rec.size && a.created_at &&
@@ -468,6 +470,7 @@ Status Vfs::Land(Staged& s, const asana::Attachment& att) {
     s.check_remote = false;
     rec = s.rec;
     MoveOverlay(s.Key(), att.gid);
+    NoteLocalChangeAbove(nodes_, s.inos);  // a listing from before the upload is stale
   }
   if (auto saved = state_.UpdateUpload(rec); !saved) {
     LOG(WARN) << "journal: " << saved.error().message;
@@ -508,6 +511,7 @@ Status Vfs::DeleteReplaced(Staged& s) {
     gids = SplitGids(s.rec.replaces_gid);
   }
   std::vector<std::string> remaining;
+  std::vector<std::string> gone;
   Status last;
   for (const auto& gid : gids) {
     FinishOpenReaders(gid);
@@ -515,13 +519,23 @@ Status Vfs::DeleteReplaced(Staged& s) {
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       remaining.push_back(gid);
       last = deleted;
+    } else {
+      gone.push_back(gid);
     }
   }
   model::UploadRecord rec;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Attributes set on a deleted version (a rename's target, a chmod that
+    // arrived while the new version was on the wire) go with it.
+    for (const auto& gid : gone) {
+      if (overlays_.erase(gid) != 0) {
+        (void)state_.RemoveOverlay(gid);
+      }
+    }
     s.rec.replaces_gid = JoinGids(remaining);
     rec = s.rec;
+    NoteLocalChangeAbove(nodes_, s.inos);  // the replaced versions are no longer hidden
   }
   (void)state_.UpdateUpload(rec);
   return last;
@@ -542,6 +556,7 @@ void Vfs::Finish(Staged& s, const asana::Attachment& att) {
     if (node == nullptr || node->staged_id != s.rec.id) {
       continue;
     }
+    NoteLocalChange(nodes_, node->parent);
     node->staged_id = 0;
     nodes_.Rekey(ino, node->parent, att.gid);
     node->raw_name = s.rec.name;
@@ -569,6 +584,12 @@ void Vfs::Discard(Staged& s) {
     s.discarded = true;
     staged_.erase(s.rec.id);
     overlays_.erase(s.Key());
+    for (uint64_t ino : s.inos) {
+      // No node may name a staged file that is gone (lookups use staged_.at).
+      if (Node* node = nodes_.Get(ino); node != nullptr && node->staged_id == s.rec.id) {
+        node->staged_id = 0;
+      }
+    }
   }
   (void)state_.RemoveOverlay(s.Key());
   (void)state_.RemoveUpload(s.rec.id);
@@ -634,6 +655,7 @@ void Vfs::Release(uint64_t fh) {
             it != dir->children.end() && it->second == ino) {
           dir->children.erase(it);
         }
+        dir->local_changes++;
         dir->listed = false;  // the next access lists it again
       }
     }
@@ -697,10 +719,11 @@ Status Vfs::Unlink(uint64_t parent, std::string_view name) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   Node* dir = nodes_.Get(parent);
-  if (auto it = dir->children.find(std::string(name)); it != dir->children.end() &&
-                                                       it->second == ino) {
+  if (auto it = dir->children.find(std::string(name));
+      it != dir->children.end() && it->second == ino) {
     dir->children.erase(it);
   }
+  dir->local_changes++;  // a listing from before the deletion is stale
   overlays_.erase(gid);
   (void)state_.RemoveOverlay(gid);
   DropIfUnused(ino);  // usually later, at the kernel's forget
@@ -743,8 +766,9 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
       return MakeError(ErrorCode::kNotPermitted,
                        "links to files hosted outside Asana and .asanafs-status cannot be moved");
     }
-    if (dst_dir->kind != NodeKind::kTask) {
-      return MakeError(ErrorCode::kNotPermitted, "files can live only in task directories");
+    if (dst_dir->kind != NodeKind::kTask && dst_dir->kind != NodeKind::kProject) {
+      return MakeError(ErrorCode::kNotPermitted,
+                       "files can live only in task and project directories");
     }
     if (auto t = dst_dir->children.find(std::string(new_name)); t != dst_dir->children.end()) {
       if (t->second == ino) {
@@ -781,6 +805,8 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
       src_dir->children.erase(it);
     }
     dst_dir->children[std::string(new_name)] = ino;
+    src_dir->local_changes++;
+    dst_dir->local_changes++;
     nodes_.Rekey(ino, new_parent, key);
     node->name = node->raw_name = std::string(new_name);
   };
@@ -793,9 +819,20 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
   if (target_staged != nullptr) {
     target_op = std::unique_lock<std::mutex>(target_staged->op_mu);
   }
+  std::unique_lock<std::mutex> source_op;
+  if (s != nullptr) {
+    source_op = std::unique_lock<std::mutex>(s->op_mu);
+  }
+  if ((s != nullptr && s->finished) || (target_staged != nullptr && target_staged->finished)) {
+    // An upload landed (Finish re-keyed its node to the attachment) or a file
+    // was removed since the lookup above, e.g. an empty file uploaded at its
+    // last release: start over with what the names stand for now.
+    source_op = {};
+    target_op = {};
+    return Rename(parent, name, new_parent, new_name, flags);
+  }
 
   if (s != nullptr) {
-    std::lock_guard<std::mutex> op(s->op_mu);
     model::UploadRecord rec;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -915,7 +952,17 @@ Result<Entry> Vfs::Mkdir(uint64_t parent, std::string_view name, mode_t mode) {
     gid = dir->gid;
   }
   Result<asana::Task> task = MakeError(ErrorCode::kInternal, "unset");
-  if (kind == NodeKind::kProject) {
+  if (kind == NodeKind::kProject && options_.sections) {
+    // The project directory lists sections; a task made here would land in
+    // a section Asana picks, and creating sections is not supported.
+    return MakeError(ErrorCode::kNotPermitted,
+                     "with -o sections, a project directory holds sections: asanafs does not "
+                     "create sections or tasks there");
+  } else if (kind == NodeKind::kSection) {
+    return MakeError(ErrorCode::kNotPermitted,
+                     "asanafs does not create tasks in a section directory; make the task in "
+                     "Asana or mount without -o sections");
+  } else if (kind == NodeKind::kProject) {
     task = api_.CreateTask(gid, std::string(name));
   } else if (kind == NodeKind::kTask) {
     task = api_.CreateSubtask(gid, std::string(name));
@@ -941,6 +988,7 @@ Result<Entry> Vfs::Mkdir(uint64_t parent, std::string_view name, mode_t mode) {
   node->listed = true;
   node->listed_at = clock_.SteadyNow();
   dir->children[node->name] = node->ino;
+  dir->local_changes++;
   node->nlookup++;
   return MakeEntry(*node);
 }
@@ -1087,9 +1135,6 @@ void Vfs::Schedule(int64_t id, std::chrono::milliseconds delay) {
 void Vfs::ProcessStaged(const std::shared_ptr<Staged>& sp) {
   Staged& s = *sp;
   std::lock_guard<std::mutex> op(s.op_mu);
-  if (s.finished) {
-    return;
-  }
   model::UploadRecord rec;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1097,6 +1142,11 @@ void Vfs::ProcessStaged(const std::shared_ptr<Staged>& sp) {
       return;
     }
     rec = s.rec;
+  }
+  // A landed file whose old version could not be deleted yet (Land scheduled
+  // this retry) is finished but not done: that deletion is what is left.
+  if (s.finished && (rec.state != model::UploadState::kUploaded || rec.replaces_gid.empty())) {
+    return;
   }
   switch (rec.state) {
     case model::UploadState::kOpen:
@@ -1188,6 +1238,22 @@ void Vfs::WorkerLoop() {
     RunWorkerOnce();
     lock.lock();
   }
+}
+
+BookkeepingStats Vfs::GetBookkeepingStats() {
+  BookkeepingStats stats;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats.nodes = nodes_.size();
+    stats.overlays = overlays_.size();
+  }
+  {
+    std::lock_guard<std::mutex> lock(download_mu_);
+    stats.downloads = downloads_.size();
+  }
+  std::lock_guard<std::mutex> lock(remotes_mu_);
+  stats.remotes = remotes_.size();
+  return stats;
 }
 
 UploadStats Vfs::GetUploadStats() {

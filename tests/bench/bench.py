@@ -311,8 +311,8 @@ class World:
 
     def listing_floor(self):
         """Requests a full walk needs at PAGE items per page: one per page of every directory
-        asanafs lists (root: workspaces; workspace: projects; project: tasks; task:
-        attachments and subtasks), an empty list still costing one."""
+        asanafs lists (root: workspaces; workspace: projects; project: tasks and its Key
+        resources; task: attachments and subtasks), an empty list still costing one."""
         pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731
         st = self.state
         floor = pages(len(st["workspaces"]))
@@ -321,6 +321,8 @@ class World:
         per_parent = {}
         for a in self.attachments:
             per_parent[a["parent"]] = per_parent.get(a["parent"], 0) + 1
+        # GET /attachments?parent=<project>: one more list per project (its Key resources).
+        floor += sum(pages(per_parent.get(p["gid"], 0)) for p in st["projects"])
         # Every task directory reached from a project (multi-homed tasks once per project,
         # subtasks under their parent), as a walk of the tree visits them.
         def walk(gid):
@@ -331,13 +333,16 @@ class World:
         return floor
 
     def entry_count(self):
-        """Paths `find MNT` prints: the root plus every workspace, project, task and file."""
+        """Paths `find MNT` prints: the root plus every workspace, project (and its Key
+        resources), task and file."""
         def walk(gid):
             t = self.tasks[gid]
             n = 1 + sum(1 for a in self.attachments if a["parent"] == gid)
             return n + sum(walk(s) for s in t["subtasks"])
         st = self.state
-        return (1 + len(st["workspaces"]) + len(st["projects"])
+        project_gids = {p["gid"] for p in st["projects"]}
+        key_resources = sum(1 for a in self.attachments if a["parent"] in project_gids)
+        return (1 + len(st["workspaces"]) + len(st["projects"]) + key_resources
                 + sum(walk(g) for p in st["projects"] for g in p["tasks"]))
 
 
@@ -644,7 +649,8 @@ class Bench:
                 f"concurrency (requests x latency / wall) = {serial / w:.2f}; "
                 f"{len(reqs)} run(s): {spread(walls, lambda v: f'{v:.1f} s')}")
         self.notes.append(f"5. floor = {floor} list pages at limit={PAGE} (1 workspaces + projects "
-                          f"+ tasks per project + attachments and subtasks per task); the mount's "
+                          f"+ tasks and Key resources per project + attachments and subtasks "
+                          f"per task); the mount's "
                           f"GET /users/me is not counted; concurrency assumed = {conc:g}")
         pool, found = constant_from_source(VFS_H, r"size_t prefetch_threads\s*=\s*(\d+)", 0)
         if found:

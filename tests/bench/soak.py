@@ -11,7 +11,8 @@ pid is the daemon's) and lets --workers threads pick random operations until the
   rm         one of the worker's files removed; it must be gone from the directory
   mv         one of the worker's files renamed, in its task or into its other task
   rsync      (worker 0) `rsync -a` of a local tree into project Sync (folders become tasks),
-             some files changed and one added before each run
+             some files changed and one added before each run (up to RSYNC_MAX_FILES, then
+             only changed)
 
 Every worker owns its own tasks, so each knows exactly what its files must contain. The daemon's
 VmRSS, open fds (/proc/PID/fd) and threads are sampled at mount, after a warm-up round (one
@@ -58,6 +59,10 @@ SEEDED = [("s-empty.txt", 0), ("s-one.bin", 1), ("s-4k.bin", 4096), ("s-64k.bin"
 OPS = {"cp-in": 24, "overwrite": 6, "cp-out": 26, "ls-lR": 10, "rm": 10, "mv": 12, "rsync": 12}
 MAX_OWNED = 60  # per worker: beyond this, rm is chosen instead of cp-in
 RSYNC_FOLDERS, RSYNC_FILES = 3, 6
+# The rsync tree grows by one file per run up to this many, then each run changes files only:
+# like MAX_OWNED, the data set stops growing, so RSS is measured over a steady load (an ever
+# larger tree is an ever larger listing, not a leak).
+RSYNC_MAX_FILES = 60
 CMD_TIMEOUT_S = 300
 
 
@@ -286,6 +291,7 @@ class Worker:
             self.uncertain.add(key)
             raise OpFailed(f"rm {'/'.join(key)}: {e}")
         self.owned.pop(key)
+        self.note(key, "rm")
         if key[1] in os.listdir(self.mnt("P", key[0])):
             self.uncertain.add(key)
             raise OpFailed(f"rm {'/'.join(key)}: still listed")
@@ -312,6 +318,8 @@ class Worker:
         if not files:  # first run: the whole tree
             changes = [f"batch-{d}/r-{i:02d}.dat" for d in range(RSYNC_FOLDERS)
                        for i in range(RSYNC_FILES)]
+        elif len(files) >= RSYNC_MAX_FILES:
+            changes = self.rng.sample(files, 3)
         else:
             changes = self.rng.sample(files, min(2, len(files)))
             d = self.rng.randrange(RSYNC_FOLDERS)
@@ -495,7 +503,8 @@ class Soak:
                 if key in uncertain and key not in checks:
                     continue
                 if key not in checks:
-                    self.verify_errors.append(f"{task}/{name}: present in Asana, expected gone")
+                    self.verify_errors.append(f"{task}/{name}: present in Asana, expected gone"
+                                              f"{self.story(key)}")
                 elif len(lst) != 1:
                     self.verify_errors.append(f"{task}/{name}: {len(lst)} attachments")
                 elif lst[0]["sha256"] != checks[key]:
@@ -516,6 +525,13 @@ class Soak:
                 self.verified += 1
         self.verify_total = len(checks)
         self.uncertain = sorted(uncertain)
+
+    def story(self, key):
+        """What the worker owning `key` did to it (for a verification problem)."""
+        for w in self.workers:
+            if key in w.history:
+                return w.story(key)
+        return ""
 
     def report(self):
         a = self.args

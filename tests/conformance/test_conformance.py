@@ -521,6 +521,29 @@ def test_attachments_of_a_project_parent(api, world):
     assert gids(items) == gids(world.attachments_of(p))
 
 
+def test_sections_and_their_tasks(api, spec, world):
+    # getSectionsForProject and getTasksForSection (-o sections): every task
+    # of a project is in exactly one of its sections.
+    by_gid = {sec["gid"]: sec for sec in world.state.get("sections", [])}
+    assert by_gid, "the seed has sections"
+    for p in world.projects:
+        path = "/projects/%s/sections" % p["gid"]
+        items, _ = api.walk("/projects/{project_gid}/sections", path, limit=2)
+        assert [r["gid"] for r in items] == p["sections"], path
+        in_sections = []
+        for rec in items:
+            assert rec["resource_type"] == "section"
+            assert rec["name"] == by_gid[rec["gid"]]["name"]
+            assert_default_fields(spec, rec, "SectionCompact", "GET " + path)
+            spath = "/sections/%s/tasks" % rec["gid"]
+            tasks, _ = api.walk("/sections/{section_gid}/tasks", spath, limit=2)
+            assert [t["gid"] for t in tasks] == by_gid[rec["gid"]]["tasks"], spath
+            for t in tasks:
+                assert_default_fields(spec, t, "TaskCompact", "GET " + spath)
+            in_sections += [t["gid"] for t in tasks]
+        assert sorted(in_sections) == gids(world.tasks_of_project(p["gid"])), path
+
+
 def test_attachment_records(api, spec, world, emulator):
     template = "/attachments/{attachment_gid}"
     for a in world.attachments:

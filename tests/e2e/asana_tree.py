@@ -152,12 +152,16 @@ class World:
     def is_hosted(attachment):
         return (attachment.get("host") or attachment.get("resource_subtype")) == "asana"
 
-    def _task_children(self, task_gid):
+    def sections_of(self, project_gid):
+        """The project's sections in order (emulator state: project["sections"] gids)."""
+        by_gid = {sec["gid"]: sec for sec in self.state.get("sections", [])}
+        project = next(p for p in self.projects if p["gid"] == project_gid)
+        return [by_gid[g] for g in project.get("sections", [])]
+
+    def _file_entries(self, parent_gid):
+        """Naming entries for the attachments of a task or (Key resources) a project."""
         entries = []
-        for sub in self.subtasks_of(task_gid):
-            node = Node("dir", sub["gid"], "task", mtime=sub.get("modified_at"), record=sub)
-            entries.append((sanitize(sub["name"]), True, sub["gid"], sub.get("created_at"), node))
-        for att in self.attachments_of(task_gid):
+        for att in self.attachments_of(parent_gid):
             if self.is_hosted(att):
                 node = Node("file", att["gid"], "attachment", size=att["size"],
                             mtime=att["created_at"], record=att)
@@ -168,10 +172,25 @@ class World:
                             content=content, record=att)
                 base = sanitize(att["name"]) + ".url"
             entries.append((base, False, att["gid"], att.get("created_at"), node))
-        return name_siblings(entries)
+        return entries
 
-    def expected_tree(self):
-        """{relative path: Node} for every entry below the mountpoint."""
+    @staticmethod
+    def _task_entries(tasks):
+        return [(sanitize(t["name"]), True, t["gid"], t.get("created_at"),
+                 Node("dir", t["gid"], "task", mtime=t.get("modified_at"), record=t))
+                for t in tasks]
+
+    def _task_children(self, task_gid):
+        return name_siblings(self._task_entries(self.subtasks_of(task_gid))
+                             + self._file_entries(task_gid))
+
+    def expected_tree(self, sections=False):
+        """{relative path: Node} for every entry below the mountpoint.
+
+        A project directory holds its tasks and its Key resources (attachments whose
+        parent is the project), named together; with `sections` (-o sections) it holds
+        one directory per section instead of its tasks, each holding that section's tasks.
+        """
         tree = {}
 
         def add_task(path, node):
@@ -193,12 +212,25 @@ class World:
             for pr_name, pr_node in name_siblings(pr_entries).items():
                 pr_path = f"{ws_name}/{pr_name}"
                 tree[pr_path] = pr_node
-                task_entries = [(sanitize(t["name"]), True, t["gid"], t.get("created_at"),
-                                 Node("dir", t["gid"], "task", mtime=t.get("modified_at"),
-                                      record=t))
-                                for t in self.tasks_of_project(pr_node.gid)]
-                for task_name, task_node in name_siblings(task_entries).items():
-                    add_task(f"{pr_path}/{task_name}", task_node)
+                files = self._file_entries(pr_node.gid)
+                if sections:
+                    dirs = [(sanitize(sec["name"]), True, sec["gid"], sec.get("created_at"),
+                             Node("dir", sec["gid"], "section", record=sec))
+                            for sec in self.sections_of(pr_node.gid)]
+                else:
+                    dirs = self._task_entries(self.tasks_of_project(pr_node.gid))
+                for name, node in name_siblings(dirs + files).items():
+                    path = f"{pr_path}/{name}"
+                    if node.kind_detail == "section":
+                        tree[path] = node
+                        tasks = [self.task_by_gid[g] for g in node.record["tasks"]]
+                        for task_name, task_node in name_siblings(
+                                self._task_entries(tasks)).items():
+                            add_task(f"{path}/{task_name}", task_node)
+                    elif node.kind == "dir":
+                        add_task(path, node)
+                    else:
+                        tree[path] = node
         return tree
 
 

@@ -69,6 +69,28 @@ def test_attachment_added_and_deleted_in_asana_shows_within_the_poll_interval(mo
 
 
 @pytest.mark.mount_options(*OPTIONS)
+def test_a_key_resource_added_and_deleted_in_asana_shows_in_the_project(mount, emulator):
+    world = World(emulator.state())
+    project = next(p for p in world.projects if p["name"] == "Design / Marketing")
+    project_dir = mount.path / "Acme Corp" / "Design \u2215 Marketing"
+    before = set(os.listdir(project_dir))
+    assert "brand-guide.pdf" in before  # a Key resource of the seed
+    assert wait_until(lambda: events_requests(emulator) > 0, SETTLE_S)
+
+    gid = emulator.add_object({"type": "attachment", "name": "roadmap.txt",
+                               "parent": project["gid"], "content": "Q1: ship\n"})
+    assert wait_until(lambda: "roadmap.txt" in os.listdir(project_dir), SETTLE_S), \
+        f"not visible {SETTLE_S} s after it was added; listing: {sorted(os.listdir(project_dir))}"
+    assert (project_dir / "roadmap.txt").read_text() == "Q1: ship\n"
+    assert set(os.listdir(project_dir)) == before | {"roadmap.txt"}
+
+    emulator.delete_object(gid)
+    assert wait_until(lambda: "roadmap.txt" not in os.listdir(project_dir), SETTLE_S), \
+        f"still visible {SETTLE_S} s after it was deleted"
+    assert set(os.listdir(project_dir)) == before
+
+
+@pytest.mark.mount_options(*OPTIONS)
 def test_an_expired_sync_token_leads_to_a_relist(mount, emulator):
     rel, _ = small_task(emulator)
     task_dir = mount.path / rel
@@ -87,7 +109,10 @@ def test_an_expired_sync_token_leads_to_a_relist(mount, emulator):
     time.sleep(0.5)  # let the poller finish handling that reply
     os.listdir(task_dir)
     stats = emulator.stats()["requests"]
-    assert stats.get("GET /attachments", 0) == 1, stats
+    # The task's attachments, and the project's (its Key resources: looking the task up
+    # re-lists the stale project directory too).
+    assert stats.get("GET /attachments", 0) == 2, stats
+    assert stats.get("GET /projects/{gid}/tasks", 0) == 1, stats
     assert stats.get("GET /tasks/{gid}/subtasks", 0) == 1, stats
 
 

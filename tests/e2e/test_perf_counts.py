@@ -185,7 +185,9 @@ def listing_floor(world):
         projects = world.projects_of(ws["gid"])
         floor += pages(len(projects))
         for project in projects:
+            # Its tasks and its Key resources (GET /attachments?parent=<project>).
             floor += pages(len(world.tasks_of_project(project["gid"])))
+            floor += pages(len(world.attachments_of(project["gid"])))
     task_gids = {t["gid"] for t in world.tasks}  # every task is a directory exactly once here
     for gid in task_gids:
         floor += pages(len(world.attachments_of(gid))) + pages(len(world.subtasks_of(gid)))
@@ -195,9 +197,10 @@ def listing_floor(world):
 @pytest.mark.emulator(seed="medium")
 def test_find_over_medium_costs_exactly_the_listing_floor(mount, emulator):
     world = World(emulator.state())
-    assert len(world.tasks) == 1000 and len(world.attachments) == 2000
+    # Two files per task and one Key resource per project.
+    assert len(world.tasks) == 1000 and len(world.attachments) == 2000 + 20
     floor = listing_floor(world)
-    assert floor == 1 + 1 + 20 + 1000 + 1000
+    assert floor == 1 + 1 + 20 + 20 + 1000 + 1000
 
     res = run(["find", str(mount.path)], timeout=300)
     assert res.returncode == 0, res.stderr.decode(errors="replace")
@@ -208,7 +211,7 @@ def test_find_over_medium_costs_exactly_the_listing_floor(mount, emulator):
     assert by_route.pop("GET /users/me") == 1
     assert sum(by_route.values()) <= 1.02 * floor, by_route
     assert by_route == {"GET /workspaces": 1, "GET /workspaces/{gid}/projects": 1,
-                        "GET /projects/{gid}/tasks": 20, "GET /attachments": 1000,
+                        "GET /projects/{gid}/tasks": 20, "GET /attachments": 20 + 1000,
                         "GET /tasks/{gid}/subtasks": 1000}
     assert stats["total_api_requests"] == floor + 1
     assert stats["blob_requests"] == 0

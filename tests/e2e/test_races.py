@@ -41,3 +41,23 @@ def test_empty_files_read_and_removed_right_after_their_upload(mount, emulator, 
     left = [a["name"] for a in emulator.state()["attachments"]
             if a["parent"] == task_gid and a["name"].startswith("race")]
     assert left == [], f"removed files still in Asana: {left}"
+
+
+def test_empty_files_renamed_right_after_their_upload(mount, emulator, tmp_path):
+    """`mv` right after `cp` of an empty file waits for the upload at release,
+    then must move what landed: the old name may not stay behind in Asana."""
+    task_dir, task_gid = a_task_dir(mount, emulator)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    failures = []
+    for i in range(ROUNDS):
+        source, target = task_dir / f"mvrace{i:03d}.bin", task_dir / f"moved{i:03d}.bin"
+        subprocess.run(["cp", str(empty), str(source)], check=True)
+        mv = subprocess.run(["mv", str(source), str(target)], capture_output=True)
+        if mv.returncode != 0:
+            failures.append(("mv", i, mv.stderr.decode(errors="replace").strip()))
+    assert failures == []
+    mount.unmount()
+    names = sorted(a["name"] for a in emulator.state()["attachments"]
+                   if a["parent"] == task_gid and a["name"].startswith(("mvrace", "moved")))
+    assert names == [f"moved{i:03d}.bin" for i in range(ROUNDS)]

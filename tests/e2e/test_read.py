@@ -66,6 +66,28 @@ def test_large_file_ranges(mount, emulator, world):
         os.close(fd)
 
 
+def test_cached_file_reads_at_any_offset_and_stops_at_eof(mount, emulator, world):
+    """Once a file is cached, reads are answered from the cache file (spliced): the same
+    scattered ranges, a read across the end and one past it give exactly the content."""
+    rel, node = max(files_of(world).items(), key=lambda kv: kv[1].size or 0)
+    content = emulator.content(node.gid)
+    path = mount.path / rel
+    assert path.read_bytes() == content  # now complete in the cache
+    assert os.stat(path).st_blksize == 1 << 20
+    emulator.reset_stats()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # Out of the kernel's page cache, so that the reads reach asanafs.
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        for offset, length in [(node.size - 1000, 4096), (3 * 1024 * 1024 + 17, 70000),
+                               (0, 1), (1024 * 1024 - 5, 2 << 20), (node.size, 10)]:
+            got = os.pread(fd, length, offset)
+            assert got == content[offset:offset + length], f"pread({length}, {offset})"
+    finally:
+        os.close(fd)
+    assert emulator.stats()["blob_requests"] == 0, "a cached file was fetched again"
+
+
 def test_empty_file_reads_empty(mount, world):
     empty = [rel for rel, n in files_of(world).items()
              if n.kind_detail == "attachment" and n.size == 0]

@@ -79,4 +79,7 @@ def test_listing_a_big_project_walks_every_page(mount, emulator, world):
 
     assert sorted(names) == sorted(r.rsplit("/", 1)[1] for r in tree
                                    if r.rsplit("/", 1)[0] == rel)
-    assert api_requests(emulator.stats()) == {"GET /projects/{gid}/tasks": pages(count)}
+    # Its tasks, page by page, and its Key resources (GET /attachments?parent=<project>).
+    assert api_requests(emulator.stats()) == {
+        "GET /projects/{gid}/tasks": pages(count),
+        "GET /attachments": pages(len(world.attachments_of(node.gid)))}

@@ -161,3 +161,18 @@ def test_rejected_token_is_not_echoed(asanafs_bin, emulator, tmp_path):
     out = (res.stdout + res.stderr).decode(errors="replace")
     assert res.returncode == 1, f"exit {res.returncode}: {out}"
     assert wrong not in out and E2E_TOKEN not in out, out
+
+
+def test_token_from_environment_is_wiped_from_proc_environ(make_mount):
+    """ASANA_TOKEN works, and the daemon overwrites it in its own environment block, so
+    /proc/<pid>/environ (which shows the original block, not the libc view) no longer holds it."""
+    env = dict(os.environ, ASANA_TOKEN=E2E_TOKEN)
+    mnt = make_mount(start=False, env=env)
+    mnt.options = [o for o in mnt.options if not o.startswith("token_file=")]
+    mnt.start()
+    assert sorted(os.listdir(mnt.path)), "the mount authenticated with ASANA_TOKEN shows nothing"
+    with open(f"/proc/{mnt.proc.pid}/environ", "rb") as f:
+        environ = f.read()
+    assert b"ASANA_TOKEN=" in environ, "the test did not pass the token through the environment"
+    assert TOKEN not in environ, "token left in the daemon's /proc/<pid>/environ"
+    assert_no_token(mnt, [])

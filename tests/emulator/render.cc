@@ -59,15 +59,17 @@ const std::vector<std::string_view> kProjectFull = {
     "completed",     "completed_at",    "created_at",  "default_view", "due_on",
     "followers",     "members",         "modified_at", "notes",        "owner",
     "permalink_url", "privacy_setting", "start_on",    "workspace"};
+const std::vector<std::string_view> kSectionCompact = {"gid", "resource_type", "name"};
+const std::vector<std::string_view> kSectionFull = {"gid",        "resource_type", "name",
+                                                    "created_at", "project",       "projects"};
 const std::vector<std::string_view> kTaskCompact = {"gid", "resource_type", "name",
                                                     "resource_subtype"};
 const std::vector<std::string_view> kTaskFull = {
-    "gid",           "resource_type", "name",          "resource_subtype",
-    "assignee",      "completed",     "completed_at",  "created_at",
-    "custom_fields", "due_at",        "due_on",        "followers",
-    "liked",         "likes",         "modified_at",   "notes",
-    "num_likes",     "parent",        "permalink_url", "projects",
-    "start_at",      "start_on",      "tags",          "workspace"};
+    "gid",          "resource_type", "name",          "resource_subtype", "assignee", "completed",
+    "completed_at", "created_at",    "custom_fields", "due_at",           "due_on",   "followers",
+    "liked",        "likes",         "memberships",   "modified_at",      "notes",    "num_likes",
+    "parent",       "permalink_url", "projects",      "start_at",         "start_on", "tags",
+    "workspace"};
 const std::vector<std::string_view> kAttachmentCompact = {"gid", "resource_type", "name",
                                                           "resource_subtype"};
 const std::vector<std::string_view> kAttachmentFull = {
@@ -173,6 +175,25 @@ bool Renderer::ProjectField(const Project& p, std::string_view f, const FieldSel
   return true;
 }
 
+bool Renderer::SectionField(const Section& s, std::string_view f, const FieldSel* sub, Value& out) {
+  if (f == "gid") {
+    out = S(s.gid);
+  } else if (f == "resource_type") {
+    out.SetString("section");
+  } else if (f == "name") {
+    out = S(s.name);
+  } else if (f == "created_at") {
+    out = Time(s.created_ms);
+  } else if (f == "project") {
+    out = Ref(s.project, sub);
+  } else if (f == "projects") {
+    out = RefList({s.project}, sub);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 bool Renderer::TaskField(const Task& t, std::string_view f, const FieldSel* sub, Value& out) {
   if (f == "gid") {
     out = S(t.gid);
@@ -209,6 +230,17 @@ bool Renderer::TaskField(const Task& t, std::string_view f, const FieldSel* sub,
     out = S("https://app.asana.com/0/" + home + "/" + t.gid);
   } else if (f == "projects") {
     out = RefList(t.projects, sub);
+  } else if (f == "memberships") {
+    // [{project, section}] per project of the task (TaskBase.memberships).
+    out.SetArray();
+    const FieldSel* psub = sub ? sub->Find("project") : nullptr;
+    const FieldSel* ssub = sub ? sub->Find("section") : nullptr;
+    for (const auto& p : t.projects) {
+      Value m(rapidjson::kObjectType);
+      m.AddMember("project", Ref(p, psub), alloc_);
+      m.AddMember("section", Ref(world_.SectionOf(t.gid, p), ssub), alloc_);
+      out.PushBack(m, alloc_);
+    }
   } else if (f == "workspace") {
     out = Ref(t.workspace, sub);
   } else if (f == "num_subtasks") {
@@ -313,6 +345,13 @@ Value Renderer::Object(const std::string& gid, const FieldSel* sel, Shape shape)
       });
       break;
     }
+    case Kind::kSection: {
+      const Section& sec = *world_.FindSection(gid);
+      fill(kSectionCompact, kSectionFull, [&](std::string_view f, const FieldSel* s, Value& out) {
+        return SectionField(sec, f, s, out);
+      });
+      break;
+    }
     case Kind::kTask: {
       const Task& t = *world_.FindTask(gid);
       fill(kTaskCompact, kTaskFull, [&](std::string_view f, const FieldSel* s, Value& out) {
@@ -388,10 +427,23 @@ std::string RenderState(const World& world) {
       v.AddMember("created_at", s(FormatTimestamp(p.created_ms)), al);
       v.AddMember("modified_at", s(FormatTimestamp(p.modified_ms)), al);
       v.AddMember("tasks", list(p.tasks), al);
+      v.AddMember("sections", list(p.sections), al);
       projects.PushBack(v, al);
     }
   }
   doc.AddMember("projects", projects, al);
+
+  Value sections(rapidjson::kArrayType);
+  for (const auto& [gid, sec] : world.sections()) {
+    Value v(rapidjson::kObjectType);
+    v.AddMember("gid", s(sec.gid), al);
+    v.AddMember("name", s(sec.name), al);
+    v.AddMember("project", s(sec.project), al);
+    v.AddMember("created_at", s(FormatTimestamp(sec.created_ms)), al);
+    v.AddMember("tasks", list(sec.tasks), al);
+    sections.PushBack(v, al);
+  }
+  doc.AddMember("sections", sections, al);
 
   Value tasks(rapidjson::kArrayType);
   for (const auto& [gid, t] : world.tasks()) {

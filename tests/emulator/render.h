@@ -55,6 +55,8 @@ class Renderer {
                       rapidjson::Value& out);
   bool ProjectField(const Project& p, std::string_view f, const FieldSel* sub,
                     rapidjson::Value& out);
+  bool SectionField(const Section& s, std::string_view f, const FieldSel* sub,
+                    rapidjson::Value& out);
   bool TaskField(const Task& t, std::string_view f, const FieldSel* sub, rapidjson::Value& out);
   bool AttachmentField(const Attachment& a, std::string_view f, const FieldSel* sub,
                        rapidjson::Value& out);
@@ -66,7 +68,7 @@ class Renderer {
 
 std::string ToJson(const rapidjson::Value& value, bool pretty = false);
 
-// The whole world for tests: {user, workspaces, projects, tasks, attachments}.
+// The whole world for tests: {user, workspaces, projects, sections, tasks, attachments}.
 std::string RenderState(const World& world);
 
 }  // namespace asanafs::emulator

@@ -513,6 +513,7 @@ void Routes::Dispatch(Ctx& c) {
     if (m == "GET" && kind == "users") return GetUser(c, gid);
     const char* param = kind == "workspaces"    ? "workspace"
                         : kind == "projects"    ? "project"
+                        : kind == "sections"    ? "section"
                         : kind == "tasks"       ? "task"
                         : kind == "attachments" ? "attachment"
                                                 : nullptr;
@@ -521,6 +522,7 @@ void Routes::Dispatch(Ctx& c) {
       if (m == "DELETE") return DeleteAttachment(c, gid);
       Kind k = kind == "workspaces" ? Kind::kWorkspace
                : kind == "projects" ? Kind::kProject
+               : kind == "sections" ? Kind::kSection
                : kind == "tasks"    ? Kind::kTask
                                     : Kind::kAttachment;
       return GetOne(c, gid, k, param);
@@ -534,6 +536,14 @@ void Routes::Dispatch(Ctx& c) {
     if (m == "GET" && kind == "projects" && rel == "tasks") {
       if (!CheckGid(gid, "project", &msg)) return c.Fail(400, msg);
       return GetTasksOf(c, gid);
+    }
+    if (m == "GET" && kind == "projects" && rel == "sections") {
+      if (!CheckGid(gid, "project", &msg)) return c.Fail(400, msg);
+      return GetSectionsOf(c, gid);
+    }
+    if (m == "GET" && kind == "sections" && rel == "tasks") {
+      if (!CheckGid(gid, "section", &msg)) return c.Fail(400, msg);
+      return GetTasksOfSection(c, gid);
     }
     if (m == "GET" && rel == "events" && (kind == "projects" || kind == "tasks")) {
       return GetEvents(c, gid);  // "/[path_to_resource]/events" in lieu of ?resource=
@@ -654,6 +664,20 @@ void Routes::GetTasksOf(Ctx& c, const std::string& project) {
   const Project* p = world_.FindProject(project);
   if (!p) return c.Fail(404, "project: Unknown object: " + project);
   ReplyList(c, p->tasks, c.sub);
+}
+
+void Routes::GetSectionsOf(Ctx& c, const std::string& project) {
+  auto lock = world_.Lock();
+  const Project* p = world_.FindProject(project);
+  if (!p) return c.Fail(404, "project: Unknown object: " + project);
+  ReplyList(c, p->sections, c.sub);
+}
+
+void Routes::GetTasksOfSection(Ctx& c, const std::string& section) {
+  auto lock = world_.Lock();
+  const Section* sec = world_.FindSection(section);
+  if (!sec) return c.Fail(404, "section: Unknown object: " + section);
+  ReplyList(c, sec->tasks, c.sub);
 }
 
 void Routes::GetSubtasksOf(Ctx& c, const std::string& task) {
@@ -1167,8 +1191,23 @@ void Routes::ControlAddObject(const httplib::Request& req, httplib::Response& re
       projects.push_back(parent);
       parent.clear();
     }
+    if (const Section* sec = world_.FindSection(str("section")); sec && projects.empty()) {
+      projects.push_back(sec->project);  // "section" alone names the project too
+    }
     gid = world_.AddTask(name, projects, parent, *created, *modified, &error);
     if (gid.empty()) fail_status = 404;
+    if (!gid.empty() && !str("section").empty() && !world_.MoveTaskToSection(gid, str("section"))) {
+      world_.Remove(gid);
+      gid.clear();
+      error = "section " + str("section") + " is not a section of the task's projects";
+    }
+  } else if (type == "section") {
+    const std::string project = str("project").empty() ? str("parent") : str("project");
+    gid = world_.AddSection(project, name, *created);
+    if (gid.empty()) {
+      error = "unknown project " + project;
+      fail_status = 404;
+    }
   } else if (type == "attachment") {
     NewAttachment spec;
     spec.parent = str("parent");
@@ -1203,7 +1242,7 @@ void Routes::ControlAddObject(const httplib::Request& req, httplib::Response& re
       }
     }
   } else {
-    return JsonError(res, 400, "type must be workspace, project, task or attachment");
+    return JsonError(res, 400, "type must be workspace, project, section, task or attachment");
   }
   if (gid.empty()) return JsonError(res, fail_status, error);
   SaveWorld();

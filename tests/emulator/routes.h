@@ -71,6 +71,8 @@ class Routes {
   void GetProjectsOf(Ctx& c, const std::string& workspace);
   void GetTasksOf(Ctx& c, const std::string& project);
   void GetSubtasksOf(Ctx& c, const std::string& task);
+  void GetSectionsOf(Ctx& c, const std::string& project);
+  void GetTasksOfSection(Ctx& c, const std::string& section);
   void GetAttachments(Ctx& c);
   void PostAttachment(Ctx& c);
   void DeleteAttachment(Ctx& c, const std::string& gid);

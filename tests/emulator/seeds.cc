@@ -49,6 +49,14 @@ class Builder {
   std::string Task(const std::string& project, const std::string& name) {
     return AddTask({project}, "", name);
   }
+  std::string Section(const std::string& project, const std::string& name) {
+    std::string gid = world_.AddSection(project, name, clock_.Next());
+    if (gid.empty()) Fail("section " + name + ": no project " + project);
+    return gid;
+  }
+  void MoveToSection(const std::string& task, const std::string& section) {
+    if (!world_.MoveTaskToSection(task, section)) Fail("cannot move task " + task + " to section");
+  }
   std::string Subtask(const std::string& parent, const std::string& name) {
     return AddTask({}, parent, name);
   }
@@ -123,6 +131,7 @@ void SeedDemo(Builder& b) {
   const std::string png = Base64Decode(kTinyPngBase64).value_or("");
   std::string acme = b.Workspace("Acme Inc.");
   std::string web = b.Project(acme, "Website launch");
+  b.Text(web, "launch-plan.md", "# Launch plan\n\n1. mockups\n2. SEO\n3. ship\n");
   std::string mock = b.Task(web, "Design mockups");
   b.Text(mock, "homepage.png", png);
   b.Text(mock, "copy.txt",
@@ -154,6 +163,10 @@ void SeedDemo(Builder& b) {
 void SeedSmall(Builder& b) {
   std::string acme = b.Workspace("Acme Corp");
   std::string design = b.Project(acme, "Design / Marketing");  // a '/' in a name
+  // Sections (-o sections): tasks go to the first one unless moved.
+  b.Section(design, "Backlog");
+  std::string doing = b.Section(design, "Doing / now");
+  b.Section(design, "Done");  // empty
   std::string logo = b.Task(design, "Logo refresh");
   b.File(logo, "logo.png", 2048);
   b.Text(logo, "brief.txt", "Make the logo pop.\nKeep the anvil.\n");
@@ -165,12 +178,17 @@ void SeedSmall(Builder& b) {
   std::string pantone = b.Subtask(palette, "Pantone check");
   b.File(pantone, "pantone.txt", 512);
   std::string video = b.Task(design, "Launch video");
+  b.MoveToSection(video, doing);
   b.File(video, "launch.mp4", 5 * 1024 * 1024);
   b.Link(video, "Storyboard", "gdrive", "https://drive.google.com/file/d/1EmuStoryboard/view");
   std::string dup1 = b.Task(design, "Duplicate name");
   b.File(dup1, "first.txt", 100);
   std::string dup2 = b.Task(design, "Duplicate name");
   b.File(dup2, "second.txt", 200);
+  // Key resources: files attached to the project itself.
+  b.File(design, "brand-guide.pdf", 4096);
+  b.Link(design, "Moodboard", "gdrive", "https://drive.google.com/file/d/1EmuMoodboard/view");
+  b.File(design, "Logo refresh", 64);  // same name as a task directory
 
   std::string eng = b.Project(acme, "Engineering");  // 120 tasks: two pages at limit=100
   for (int i = 1; i <= 120; ++i) {
@@ -201,6 +219,7 @@ void SeedSmall(Builder& b) {
   std::string home = b.Project(personal, "Home");
   std::string taxes = b.Task(home, "Taxes 2023");
   b.File(taxes, "receipt.pdf", 10000);
+  b.Text(home, "house-rules.txt", "Shoes off.\nWater the plants on Sundays.\n");
   b.Task(home, "Groceries");
   b.Project(personal, "Empty project");
 }
@@ -211,6 +230,7 @@ void SeedMedium(Builder& b) {
     char name[64];
     snprintf(name, sizeof name, "Project %02d", p);
     std::string project = b.Project(ws, name);
+    b.File(project, "brief.txt", 500 + static_cast<uint64_t>(p));  // one Key resource each
     for (int t = 1; t <= 50; ++t) {
       snprintf(name, sizeof name, "Task %02d-%02d", p, t);
       std::string task = b.Task(project, name);
@@ -286,31 +306,32 @@ class FileSeeder {
     }
   }
 
-  void Task(const rapidjson::Value& v, const std::vector<std::string>& projects,
-            const std::string& parent) {
+  std::string Task(const rapidjson::Value& v, const std::vector<std::string>& projects,
+                   const std::string& parent) {
     if (!v.IsObject()) {
       b_.Fail("a task must be an object");
-      return;
+      return "";
     }
     if (v.HasMember("same_as")) {  // multi-homing: an earlier task joins this project too
       auto it = refs_.find(Str(v, "same_as"));
       if (it == refs_.end() || projects.empty()) {
         b_.Fail("same_as names no earlier task: " + Str(v, "same_as"));
-        return;
+        return "";
       }
       if (!world_.AddTaskToProject(it->second, projects.front())) {
         b_.Fail("same_as across workspaces: " + Str(v, "same_as"));
       }
-      return;
+      return it->second;
     }
     std::string gid = b_.AddTask(projects, parent, Str(v, "name"), Time(v, "created_at"));
-    if (gid.empty()) return;
+    if (gid.empty()) return "";
     if (v.HasMember("ref")) refs_[Str(v, "ref")] = gid;
     Attachments(v, gid);
     if (const auto* subs = List(v, "subtasks")) {
       for (const auto& s : subs->GetArray()) Task(s, {}, gid);
     }
     extra_modified_.emplace_back(gid, Time(v, "modified_at"));
+    return gid;
   }
 
   void Run(const rapidjson::Value& doc, World& world) {
@@ -329,6 +350,21 @@ class FileSeeder {
       if (!projects) continue;
       for (const auto& p : projects->GetArray()) {
         std::string project = b_.Project(ws, Str(p, "name"));
+        // "sections": [{"name", "tasks": [...]}], in order; "tasks" outside them go to the
+        // first section.
+        if (const auto* sections = List(p, "sections")) {
+          std::vector<std::pair<std::string, const rapidjson::Value*>> made;
+          for (const auto& sec : sections->GetArray()) {
+            made.emplace_back(b_.Section(project, Str(sec, "name")), List(sec, "tasks"));
+          }
+          for (const auto& [section, tasks] : made) {
+            if (!tasks) continue;
+            for (const auto& t : tasks->GetArray()) {
+              std::string gid = Task(t, {project}, "");
+              if (!gid.empty()) b_.MoveToSection(gid, section);
+            }
+          }
+        }
         if (const auto* tasks = List(p, "tasks")) {
           for (const auto& t : tasks->GetArray()) Task(t, {project}, "");
         }

@@ -721,6 +721,80 @@ def test_restart_keeps_state(fresh):
     assert new["gid"] not in {a["gid"] for a in before["attachments"]}
 
 
+# ---- sections and Key resources (issue 6 views) ---------------------------------------------
+
+def test_sections_of_a_project_and_their_tasks(emu, world):
+    design = by_name(world["projects"], "Design / Marketing")
+    status, body = emu.api_get(f"/projects/{design['gid']}/sections?limit=100")
+    assert status == 200
+    assert [s["name"] for s in body["data"]] == ["Backlog", "Doing / now", "Done"]
+    assert all(set(s) == {"gid", "resource_type", "name"} and s["resource_type"] == "section"
+               for s in body["data"]), "SectionCompact by default"
+    assert body["next_page"] is None
+    backlog, doing, done = body["data"]
+    status, full = emu.api_get(f"/sections/{doing['gid']}")
+    assert status == 200 and full["data"]["project"]["gid"] == design["gid"]
+    assert full["data"]["created_at"].endswith("Z")
+    _, tasks = emu.api_get(f"/sections/{doing['gid']}/tasks?limit=100"
+                           "&opt_fields=name,memberships.section.name")
+    assert [t["name"] for t in tasks["data"]] == ["Launch video"]
+    assert tasks["data"][0]["memberships"] == [
+        {"project": {"gid": design["gid"], "resource_type": "project",
+                     "name": "Design / Marketing"},
+         "section": {"gid": doing["gid"], "name": "Doing / now"}}]
+    _, tasks = emu.api_get(f"/sections/{done['gid']}/tasks")
+    assert tasks["data"] == []
+    # Every task of the project is in exactly one of its sections.
+    in_sections = []
+    for sec in (backlog, doing, done):
+        _, page = emu.api_get(f"/sections/{sec['gid']}/tasks?limit=100")
+        in_sections += [t["gid"] for t in page["data"]]
+    assert sorted(in_sections) == sorted(design["tasks"])
+    assert emu.api_get("/sections/1205000000999999/tasks")[0] == 404
+    assert emu.api_get(f"/sections/{design['gid']}/tasks")[0] == 404  # a project is no section
+    assert emu.api_get("/projects/x/sections")[0] == 400
+
+
+def test_a_project_without_declared_sections_has_the_default_one(emu, world):
+    home = by_name(world["projects"], "Home")
+    _, body = emu.api_get(f"/projects/{home['gid']}/sections")
+    assert [s["name"] for s in body["data"]] == ["Untitled section"]
+    empty = by_name(world["projects"], "Empty project")
+    assert emu.api_get(f"/projects/{empty['gid']}/sections")[1]["data"] == []
+
+
+def test_key_resources_are_attachments_of_the_project(fresh):
+    e = fresh()
+    design = by_name(e.state()["projects"], "Design / Marketing")
+    status, body = e.api_get(f"/attachments?parent={design['gid']}&limit=100"
+                             "&opt_fields=name,size,host,parent")
+    assert status == 200
+    names = [a["name"] for a in body["data"]]
+    assert names == ["brand-guide.pdf", "Moodboard", "Logo refresh"]
+    assert all(a["parent"]["gid"] == design["gid"] for a in body["data"])
+    status, up = e.upload(design["gid"], "plan.txt", b"key resource bytes")
+    assert status == 200 and up["data"]["parent"]["gid"] == design["gid"]
+    assert e.content(up["data"]["gid"]) == b"key resource bytes"
+    _, body = e.api_get(f"/attachments?parent={design['gid']}")
+    assert [a["name"] for a in body["data"]][-1] == "plan.txt"
+
+
+def test_control_adds_sections_and_tasks_in_them_and_they_persist(fresh):
+    e = fresh()
+    design = by_name(e.state()["projects"], "Design / Marketing")
+    sec = e.add_object({"type": "section", "project": design["gid"], "name": "Later"})
+    task = e.add_object({"type": "task", "name": "Someday", "section": sec})
+    state = e.state()
+    later = by_name(state["sections"], "Later")
+    assert later["project"] == design["gid"] and later["tasks"] == [task]
+    assert by_name(state["projects"], "Design / Marketing")["sections"][-1] == sec
+    assert task in by_name(state["projects"], "Design / Marketing")["tasks"]
+    e.restart()
+    assert e.state() == state
+    e.delete_object(task)
+    assert by_name(e.state()["sections"], "Later")["tasks"] == []
+
+
 # ---- seeds ---------------------------------------------------------------------------------
 
 
@@ -768,8 +842,10 @@ def test_medium_seed(fresh):
     e = fresh(seed="medium")
     s = e.state()
     assert len(s["workspaces"]) == 1 and len(s["projects"]) == 20
-    assert len(s["tasks"]) == 1000 and len(s["attachments"]) == 2000
+    assert len(s["tasks"]) == 1000 and len(s["attachments"]) == 2000 + 20
     assert all(len(attachments_of(s, t["gid"])) == 2 for t in s["tasks"])
+    # One Key resource per project (GET /attachments?parent=<project>).
+    assert all(len(attachments_of(s, p["gid"])) == 1 for p in s["projects"])
 
 
 def test_demo_seed(fresh):
@@ -819,6 +895,28 @@ def test_file_seed(fresh, tmp_path):
     assert doc["view_url"] == "https://drive.google.com/file/d/x/view"
     assert by_name(s["tasks"], "S1")["parent"] == t1["gid"]
     assert s["workspaces"][0]["created_at"] > "2023-05-06T07:08:09.010Z"
+
+
+def test_seed_file_sections_and_key_resources(fresh, tmp_path):
+    seed = {"workspaces": [{"name": "W", "projects": [{
+        "name": "P",
+        "attachments": [{"name": "key.txt", "content": "key\n"}],
+        "sections": [{"name": "Now", "tasks": [{"name": "A"}, {"name": "B"}]},
+                     {"name": "Later", "tasks": [{"name": "C"}]}, {"name": "Empty"}],
+        "tasks": [{"name": "Plain"}]}]}]}
+    path = tmp_path / "sections.json"
+    path.write_text(json.dumps(seed))
+    e = fresh(seed=str(path))
+    s = e.state()
+    project = by_name(s["projects"], "P")
+    secs = {sec["name"]: sec for sec in s["sections"]}
+    assert [secs[n]["gid"] for n in ("Now", "Later", "Empty")] == project["sections"]
+    names = {t["gid"]: t["name"] for t in s["tasks"]}
+    assert [names[g] for g in secs["Now"]["tasks"]] == ["A", "B", "Plain"]
+    assert [names[g] for g in secs["Later"]["tasks"]] == ["C"]
+    assert secs["Empty"]["tasks"] == []
+    key = by_name(s["attachments"], "key.txt")
+    assert key["parent"] == project["gid"] and e.content(key["gid"]) == b"key\n"
 
 
 def test_bad_seed_file_fails(binary, tmp_path):

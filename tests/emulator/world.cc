@@ -211,6 +211,7 @@ std::string World::AddTask(const std::string& name, const std::vector<std::strin
   if (parent_task) parent_task->subtasks.push_back(t.gid);
   std::string gid = t.gid;
   tasks_.emplace(gid, std::move(t));
+  for (const auto& p : projects) PlaceInDefaultSection(gid, p, created_ms);
   {
     const Task& nt = tasks_.at(gid);
     Ref parent_ref = !nt.parent.empty()
@@ -232,7 +233,54 @@ bool World::AddTaskToProject(const std::string& task, const std::string& project
   }
   t->second.projects.push_back(project);
   p->second.tasks.push_back(task);
+  PlaceInDefaultSection(task, project, t->second.created_ms);
   return true;
+}
+
+void World::PlaceInDefaultSection(const std::string& task, const std::string& project,
+                                  int64_t created_ms) {
+  Project& p = projects_.at(project);
+  if (p.sections.empty()) AddSection(project, "Untitled section", created_ms);
+  sections_.at(p.sections.front()).tasks.push_back(task);
+}
+
+std::string World::AddSection(const std::string& project, const std::string& name,
+                              int64_t created_ms) {
+  auto p = projects_.find(project);
+  if (p == projects_.end()) return "";
+  Section sec;
+  sec.gid = NewGid();
+  sec.name = name;
+  sec.project = project;
+  sec.created_ms = created_ms;
+  p->second.sections.push_back(sec.gid);
+  std::string gid = sec.gid;
+  sections_.emplace(gid, std::move(sec));
+  return gid;
+}
+
+bool World::MoveTaskToSection(const std::string& task, const std::string& section) {
+  auto sec = sections_.find(section);
+  auto t = tasks_.find(task);
+  if (sec == sections_.end() || t == tasks_.end()) return false;
+  const std::string project = sec->second.project;
+  if (std::find(t->second.projects.begin(), t->second.projects.end(), project) ==
+      t->second.projects.end()) {
+    return false;
+  }
+  for (const auto& g : projects_.at(project).sections) Erase(sections_.at(g).tasks, task);
+  sec->second.tasks.push_back(task);
+  return true;
+}
+
+std::string World::SectionOf(const std::string& task, const std::string& project) const {
+  auto p = projects_.find(project);
+  if (p == projects_.end()) return "";
+  for (const auto& g : p->second.sections) {
+    const auto& tasks = sections_.at(g).tasks;
+    if (std::find(tasks.begin(), tasks.end(), task) != tasks.end()) return g;
+  }
+  return "";
 }
 
 std::string World::AddAttachment(NewAttachment spec, std::string* error) {
@@ -345,7 +393,9 @@ void World::RemoveTaskTree(const std::string& gid) {
   RemoveAttachmentsOf(gid);
   for (const auto& p : it->second.projects) {
     auto pit = projects_.find(p);
-    if (pit != projects_.end()) Erase(pit->second.tasks, gid);
+    if (pit == projects_.end()) continue;
+    Erase(pit->second.tasks, gid);
+    for (const auto& sec : pit->second.sections) Erase(sections_.at(sec).tasks, gid);
   }
   if (!it->second.parent.empty()) {
     auto pit = tasks_.find(it->second.parent);
@@ -390,6 +440,7 @@ bool World::Remove(const std::string& gid) {
         if (it->second.projects.empty() && it->second.parent.empty()) RemoveTaskTree(t);
       }
       RemoveAttachmentsOf(gid);
+      for (const auto& sec : p.sections) sections_.erase(sec);
       Erase(workspaces_[p.workspace].projects, gid);
       projects_.erase(gid);
       return true;
@@ -406,6 +457,7 @@ bool World::Remove(const std::string& gid) {
       workspaces_.erase(gid);
       return true;
     }
+    case Kind::kSection:  // not supported: its tasks would need another section
     case Kind::kUser:
     case Kind::kNone:
       return false;
@@ -418,6 +470,7 @@ Kind World::KindOf(const std::string& gid) const {
   if (gid == user_.gid) return Kind::kUser;
   if (workspaces_.count(gid)) return Kind::kWorkspace;
   if (projects_.count(gid)) return Kind::kProject;
+  if (sections_.count(gid)) return Kind::kSection;
   if (tasks_.count(gid)) return Kind::kTask;
   if (attachments_.count(gid)) return Kind::kAttachment;
   return Kind::kNone;
@@ -431,6 +484,11 @@ const Workspace* World::FindWorkspace(const std::string& gid) const {
 const Project* World::FindProject(const std::string& gid) const {
   auto it = projects_.find(gid);
   return it == projects_.end() ? nullptr : &it->second;
+}
+
+const Section* World::FindSection(const std::string& gid) const {
+  auto it = sections_.find(gid);
+  return it == sections_.end() ? nullptr : &it->second;
 }
 
 const Task* World::FindTask(const std::string& gid) const {
@@ -496,6 +554,20 @@ bool World::Save(std::string* error) const {
     w.Key("modified_ms");
     w.Int64(p.modified_ms);
     StrList(w, "tasks", p.tasks);
+    StrList(w, "sections", p.sections);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("sections");
+  w.StartArray();
+  for (const auto& [gid, sec] : sections_) {
+    w.StartObject();
+    Str(w, "gid", sec.gid);
+    Str(w, "name", sec.name);
+    Str(w, "project", sec.project);
+    w.Key("created_ms");
+    w.Int64(sec.created_ms);
+    StrList(w, "tasks", sec.tasks);
     w.EndObject();
   }
   w.EndArray();
@@ -592,7 +664,19 @@ bool World::Load(std::string* error) {
       p.created_ms = GetInt(v, "created_ms");
       p.modified_ms = GetInt(v, "modified_ms");
       p.tasks = GetStrList(v, "tasks");
+      p.sections = GetStrList(v, "sections");
       projects_.emplace(p.gid, std::move(p));
+    }
+  }
+  if (const auto* list = array("sections")) {
+    for (const auto& v : list->GetArray()) {
+      Section sec;
+      sec.gid = GetStr(v, "gid");
+      sec.name = GetStr(v, "name");
+      sec.project = GetStr(v, "project");
+      sec.created_ms = GetInt(v, "created_ms");
+      sec.tasks = GetStrList(v, "tasks");
+      sections_.emplace(sec.gid, std::move(sec));
     }
   }
   if (const auto* list = array("tasks")) {

@@ -35,7 +35,18 @@ struct Project {
   std::string workspace;
   int64_t created_ms = 0;
   int64_t modified_ms = 0;
-  std::vector<std::string> tasks;  // in listing order ("priority")
+  std::vector<std::string> tasks;     // in listing order ("priority")
+  std::vector<std::string> sections;  // in board order
+};
+
+// A section of a project. Every task of a project is in exactly one of its sections: a task
+// added without one goes to the first section ("Untitled section", made when needed).
+struct Section {
+  std::string gid;
+  std::string name;
+  std::string project;
+  int64_t created_ms = 0;
+  std::vector<std::string> tasks;  // in listing order
 };
 
 struct Task {
@@ -64,7 +75,7 @@ struct Attachment {
   bool hosted() const { return host == "asana"; }
 };
 
-enum class Kind { kNone, kUser, kWorkspace, kProject, kTask, kAttachment };
+enum class Kind { kNone, kUser, kWorkspace, kProject, kSection, kTask, kAttachment };
 
 // What to create; exactly one source of bytes for asana-hosted files.
 struct NewAttachment {
@@ -111,6 +122,12 @@ class World {
                       std::string* error);
   // Adds an existing task to one more project (multi-homing).
   bool AddTaskToProject(const std::string& task, const std::string& project);
+  // Adds a section at the end of a project's sections; "" when the project does not exist.
+  std::string AddSection(const std::string& project, const std::string& name, int64_t created_ms);
+  // Moves a task of the section's project into that section (at its end).
+  bool MoveTaskToSection(const std::string& task, const std::string& section);
+  // The section of `project` that holds `task`, or "".
+  std::string SectionOf(const std::string& task, const std::string& project) const;
   std::string AddAttachment(NewAttachment spec, std::string* error);
 
   // Deletes an object and everything below it; false if the gid is unknown.
@@ -119,6 +136,7 @@ class World {
   Kind KindOf(const std::string& gid) const;
   const Workspace* FindWorkspace(const std::string& gid) const;
   const Project* FindProject(const std::string& gid) const;
+  const Section* FindSection(const std::string& gid) const;
   const Task* FindTask(const std::string& gid) const;
   Task* MutableTask(const std::string& gid);
   const Attachment* FindAttachment(const std::string& gid) const;
@@ -128,6 +146,7 @@ class World {
   const std::vector<std::string>& workspace_order() const { return workspace_order_; }
   const std::map<std::string, Workspace>& workspaces() const { return workspaces_; }
   const std::map<std::string, Project>& projects() const { return projects_; }
+  const std::map<std::string, Section>& sections() const { return sections_; }
   const std::map<std::string, Task>& tasks() const { return tasks_; }
   const std::map<std::string, Attachment>& attachments() const { return attachments_; }
   EventLog& events() { return events_; }
@@ -135,6 +154,9 @@ class World {
  private:
   std::string NewGid();
   void RemoveTaskTree(const std::string& gid);
+  // Puts a task that just joined `project` into the project's first section.
+  void PlaceInDefaultSection(const std::string& task, const std::string& project,
+                             int64_t created_ms);
   void RemoveAttachmentsOf(const std::string& parent);
   void RemoveAttachment(const std::string& gid);
 
@@ -145,6 +167,7 @@ class World {
   std::vector<std::string> workspace_order_;
   std::map<std::string, Workspace> workspaces_;
   std::map<std::string, Project> projects_;
+  std::map<std::string, Section> sections_;
   std::map<std::string, Task> tasks_;
   std::map<std::string, Attachment> attachments_;
   std::map<std::string, std::vector<std::string>> attachments_by_parent_;

@@ -131,6 +131,32 @@ Result<std::vector<asana::Task>> FakeAsana::ListSubtasks(const std::string& task
   return subtasks_[task];
 }
 
+void FakeAsana::AddSection(const std::string& project, const asana::Section& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sections_[project].push_back(s);
+}
+
+void FakeAsana::AddTaskToSection(const std::string& section, const asana::Task& t) {
+  std::lock_guard<std::mutex> lock(mu_);
+  section_tasks_[section].push_back(t);
+}
+
+Result<std::vector<asana::Section>> FakeAsana::ListSections(const std::string& project) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto e = Enter("ListSections")) {
+    return *e;
+  }
+  return sections_[project];
+}
+
+Result<std::vector<asana::Task>> FakeAsana::ListSectionTasks(const std::string& section) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto e = Enter("ListSectionTasks")) {
+    return *e;
+  }
+  return section_tasks_[section];
+}
+
 Result<std::vector<asana::Attachment>> FakeAsana::ListAttachments(const std::string& parent) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto e = Enter("ListAttachments")) {

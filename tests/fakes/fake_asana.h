@@ -27,6 +27,9 @@ class FakeAsana : public asana::AsanaApi {
   void AddProject(const std::string& ws, const asana::Project& p);
   void AddTask(const std::string& project, const asana::Task& t);
   void AddSubtask(const std::string& parent_task, const asana::Task& t);
+  // Sections of a project and the tasks in each (for -o sections).
+  void AddSection(const std::string& project, const asana::Section& s);
+  void AddTaskToSection(const std::string& section, const asana::Task& t);
   void AddAttachment(const std::string& task, asana::Attachment a, std::string content);
   void RemoveAttachment(const std::string& gid);
 
@@ -48,6 +51,8 @@ class FakeAsana : public asana::AsanaApi {
   Result<std::vector<asana::Project>> ListProjects(const std::string& workspace_gid) override;
   Result<std::vector<asana::Task>> ListTasks(const std::string& project_gid) override;
   Result<std::vector<asana::Task>> ListSubtasks(const std::string& task_gid) override;
+  Result<std::vector<asana::Section>> ListSections(const std::string& project_gid) override;
+  Result<std::vector<asana::Task>> ListSectionTasks(const std::string& section_gid) override;
   Result<std::vector<asana::Attachment>> ListAttachments(const std::string& parent_gid) override;
   Result<asana::Attachment> GetAttachment(const std::string& gid) override;
   Result<uint64_t> Download(const std::string& download_url, uint64_t offset, uint64_t length,
@@ -73,8 +78,10 @@ class FakeAsana : public asana::AsanaApi {
   std::map<std::string, Error> fail_next_;
   std::vector<asana::Workspace> workspaces_;
   std::map<std::string, std::vector<asana::Project>> projects_;
-  std::map<std::string, std::vector<asana::Task>> tasks_;     // by project
-  std::map<std::string, std::vector<asana::Task>> subtasks_;  // by parent task
+  std::map<std::string, std::vector<asana::Task>> tasks_;          // by project
+  std::map<std::string, std::vector<asana::Task>> subtasks_;       // by parent task
+  std::map<std::string, std::vector<asana::Section>> sections_;    // by project
+  std::map<std::string, std::vector<asana::Task>> section_tasks_;  // by section
   std::map<std::string, std::vector<std::string>> attachments_by_task_;
   std::map<std::string, AttachmentRecord> attachments_;
   int next_gid_ = 900000;

@@ -32,7 +32,7 @@ constexpr size_t kMaxSiblings = 16;
 
 // A safe component per names.h: non-empty, valid UTF-8, no '/', no C0
 // control, no DEL, never "." or "..".
-void CheckSafeComponent(std::string_view s) {
+FUZZ_NO_COVERAGE void CheckSafeComponent(std::string_view s) {
   FUZZ_CHECK(!s.empty());
   FUZZ_CHECK(asanafs::fuzz::IsValidUtf8(s));
   for (char ch : s) {
@@ -44,7 +44,7 @@ void CheckSafeComponent(std::string_view s) {
 
 // Input that rule 1 and 2 leave alone: valid UTF-8 without '/' or controls,
 // and not "", "." or "..".
-bool IsClean(std::string_view s) {
+FUZZ_NO_COVERAGE bool IsClean(std::string_view s) {
   if (s.empty() || s == "." || s == ".." || !asanafs::fuzz::IsValidUtf8(s)) {
     return false;
   }
@@ -68,7 +68,7 @@ void CheckSanitize(std::string_view name) {
 
 // InternetShortcut's documented format, checked byte by byte: printable
 // ASCII other than space is copied, every other byte becomes %XX.
-void CheckShortcut(std::string_view url) {
+FUZZ_NO_COVERAGE void CheckShortcut(std::string_view url) {
   static constexpr std::string_view kHead = "[InternetShortcut]\nURL=";
   static constexpr char kHex[] = "0123456789ABCDEF";
   const std::string out = asanafs::model::InternetShortcut(url);
@@ -93,7 +93,7 @@ void CheckShortcut(std::string_view url) {
 
 using Key = std::tuple<std::string, std::string, bool, int64_t, bool, bool>;
 
-Key KeyOf(const NameInput& in) {
+FUZZ_NO_COVERAGE Key KeyOf(const NameInput& in) {
   return {in.gid,
           in.name,
           in.created_at.has_value(),
@@ -104,7 +104,7 @@ Key KeyOf(const NameInput& in) {
 
 // Pairs each input with its name, sorted: equal for two orders of the same set
 // even when some inputs are exact duplicates (which may swap names).
-std::vector<std::pair<Key, std::string>> Canonical(const std::vector<NameInput>& in,
+FUZZ_NO_COVERAGE std::vector<std::pair<Key, std::string>> Canonical(const std::vector<NameInput>& in,
                                                    const std::vector<std::string>& names) {
   std::vector<std::pair<Key, std::string>> out;
   for (size_t i = 0; i < in.size(); ++i) {

@@ -39,8 +39,19 @@ class AsanaApi {
   virtual Result<std::vector<Task>> ListTasks(const std::string& project_gid) = 0;
   // GET /tasks/{gid}/subtasks (name, created_at, modified_at)
   virtual Result<std::vector<Task>> ListSubtasks(const std::string& task_gid) = 0;
-  // GET /attachments?parent={gid} with name, resource_subtype, host, size,
-  // created_at, view_url — everything stat needs, in the listing itself.
+  // GET /projects/{gid}/sections (name, created_at) — for -o sections.
+  virtual Result<std::vector<Section>> ListSections(const std::string& project_gid) {
+    (void)project_gid;
+    return MakeError(ErrorCode::kNotSupported, "sections are not supported here");
+  }
+  // GET /sections/{gid}/tasks (name, created_at, modified_at) — for -o sections.
+  virtual Result<std::vector<Task>> ListSectionTasks(const std::string& section_gid) {
+    (void)section_gid;
+    return MakeError(ErrorCode::kNotSupported, "sections are not supported here");
+  }
+  // GET /attachments?parent={gid} (a task, or a project: its Key resources) with name,
+  // resource_subtype, host, size, created_at, view_url — everything stat needs, in the listing
+  // itself.
   virtual Result<std::vector<Attachment>> ListAttachments(const std::string& parent_gid) = 0;
   // GET /attachments/{gid} with a fresh download_url.
   virtual Result<Attachment> GetAttachment(const std::string& gid) = 0;

@@ -59,6 +59,10 @@ class AsanaClient : public AsanaApi {
   Result<std::vector<Project>> ListProjects(const std::string& workspace_gid) override;
   Result<std::vector<Task>> ListTasks(const std::string& project_gid) override;
   Result<std::vector<Task>> ListSubtasks(const std::string& task_gid) override;
+  Result<std::vector<Section>> ListSections(const std::string& project_gid) override;
+  // getTasksForSection rather than GET /tasks?section=: getTasks documents
+  // that it needs a project or tag unless assignee+workspace are given.
+  Result<std::vector<Task>> ListSectionTasks(const std::string& section_gid) override;
   Result<std::vector<Attachment>> ListAttachments(const std::string& parent_gid) override;
   Result<Attachment> GetAttachment(const std::string& gid) override;
   // Sends no Authorization header. A 200 reply to a ranged request is skipped

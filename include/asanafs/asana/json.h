@@ -39,6 +39,7 @@ Result<Attachment> DecodeAttachment(std::string_view body);
 Result<Page<Workspace>> DecodeWorkspacePage(std::string_view body);
 Result<Page<Project>> DecodeProjectPage(std::string_view body);
 Result<Page<Task>> DecodeTaskPage(std::string_view body);
+Result<Page<Section>> DecodeSectionPage(std::string_view body);
 Result<Page<Attachment>> DecodeAttachmentPage(std::string_view body);
 
 // `{"data": [Event...], "sync": TOKEN, "has_more": BOOL}` (GET /events, 200).

@@ -31,6 +31,14 @@ struct Project {
   std::optional<TimePoint> modified_at;
 };
 
+// A section of a project (GET /projects/{gid}/sections): every task of a
+// project sits in exactly one of its sections.
+struct Section {
+  std::string gid;
+  std::string name;
+  std::optional<TimePoint> created_at;
+};
+
 struct Task {
   std::string gid;
   std::string name;

@@ -37,6 +37,7 @@ struct Options {
   int timeout_s = 30;
   std::string log_level = "info";
   bool redact = false;
+  bool sections = false;               // -o sections: project → section → task directories
   bool read_only = false;              // -o ro (also passed on to libfuse)
   int temp_grace_s = 60;               // upload a never-renamed temporary file after this long
   uint64_t cache_size = 10ull << 30;   // content cache cap in bytes

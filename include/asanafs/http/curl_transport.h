@@ -35,6 +35,9 @@ struct CurlTransportOptions {
   std::chrono::seconds low_speed_time{60};
   // Idle easy handles kept for reuse; more may exist while many threads send.
   size_t max_idle_handles = 16;
+  // An idle handle unused this long is closed with its connections (a burst
+  // of concurrent requests must not keep its sockets open for good).
+  std::chrono::milliseconds max_idle_age{60000};
   // A buffered reply body (API JSON, error bodies) larger than this fails the
   // request with kBadResponse instead of exhausting memory. on_body streams
   // are not limited.

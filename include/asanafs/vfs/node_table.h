@@ -22,11 +22,12 @@
 
 namespace asanafs::vfs {
 
-enum class NodeKind { kRoot, kWorkspace, kProject, kTask, kAttachment, kLink, kStatus };
+// kSection: a section directory of a project (only with -o sections).
+enum class NodeKind { kRoot, kWorkspace, kProject, kSection, kTask, kAttachment, kLink, kStatus };
 
 inline bool IsDirectory(NodeKind k) {
   return k == NodeKind::kRoot || k == NodeKind::kWorkspace || k == NodeKind::kProject ||
-         k == NodeKind::kTask;
+         k == NodeKind::kSection || k == NodeKind::kTask;
 }
 
 struct Node {
@@ -50,6 +51,10 @@ struct Node {
   bool listed = false;
   SteadyTime listed_at{};
   bool stale = false;  // an event or an expired event stream: re-list at next use
+  // Bumped at every change this mount makes to `children` (an upload landed,
+  // a rename, an unlink, a mkdir): a listing requested before such a change
+  // may predate it and is not applied over it (EnsureListed asks again).
+  uint64_t local_changes = 0;
   std::map<std::string, uint64_t> children;
   // Traversal detection for listing prefetch, per listing (epoch = listed_at).
   SteadyTime descent_epoch{};

@@ -2,7 +2,10 @@
 // Layer: vfs (depends on model/, the asana/ interface and util/).
 //
 // The tree is /<workspace>/<project>/<task>/<attachment>, subtasks being
-// directories inside their task. Every inode number handed to the kernel
+// directories inside their task; a project directory also holds the project's
+// own attachments ("Key resources"). With `sections`, a project directory
+// holds one directory per section instead of its tasks:
+// /<workspace>/<project>/<section>/<task>/... Every inode number handed to the kernel
 // names a Node in the NodeTable; directory listings come from one paginated
 // API listing per directory (never a request per entry) and are cached for
 // `dir_ttl`. Reads are served from the on-disk ContentCache, filled from a
@@ -72,12 +75,14 @@ struct VfsOptions {
   // Background listings during a traversal (find, ls -R, rsync). A task
   // listing is two requests: 25 fill Asana's 50 GETs in flight, and the
   // limiter lets a waiting foreground request go before them.
-  size_t prefetch_threads = 25;
+  size_t prefetch_threads = 40;
   // Change detection: the Events API of every project in use is polled this
   // often (0 = never; the listing TTL alone then decides freshness). A project
   // is in use while anything in it was looked up within `active_window`.
   std::chrono::seconds poll_interval{15};
   std::chrono::seconds active_window{300};
+  // -o sections: project directories list their sections, each holding its tasks.
+  bool sections = false;
 };
 
 // Tells the kernel to drop what it cached (libfuse's notify_inval_*); set by
@@ -109,6 +114,22 @@ struct OpenResult {
   bool direct_io = false;
 };
 
+// st_blksize of files, and the largest FUSE write request asked for: tools
+// size their buffers by st_blksize, so `cp` moves 1 MiB per call and request.
+inline constexpr uint32_t kIoBlockSize = 1u << 20;
+
+// Where the bytes of a read are, so the FUSE layer can splice them from the
+// file instead of copying them through a buffer: `size` bytes of `fd` at
+// `offset`, or (fd < 0) the bytes of `inline_bytes`. `keep` holds whatever
+// owns the fd or the bytes until the reply has been sent.
+struct ReadSource {
+  int fd = -1;
+  off_t offset = 0;
+  size_t size = 0;
+  std::string_view inline_bytes;
+  std::shared_ptr<const void> keep;
+};
+
 struct CreateResult {
   Entry entry;
   uint64_t fh = 0;
@@ -128,6 +149,15 @@ struct SetAttrRequest {
 struct UploadStats {
   size_t staged = 0;  // not yet landed (open, pending, deferred, failed)
   size_t failed = 0;  // last attempt failed; retrying
+};
+
+// Sizes of the per-file bookkeeping, for tests that it does not grow with
+// files that come and go (issue 5's soak).
+struct BookkeepingStats {
+  size_t nodes = 0;      // inodes known
+  size_t overlays = 0;   // attributes set locally (chmod, utimens)
+  size_t downloads = 0;  // per-gid download locks
+  size_t remotes = 0;    // streamed files (weak references, swept)
 };
 
 class Vfs {
@@ -151,6 +181,10 @@ class Vfs {
   // and the content into the cache unless cached. Write opens stage the file
   // (O_TRUNC at once, otherwise at the first write). `pid` is the opener.
   Result<OpenResult> Open(uint64_t ino, int flags, pid_t pid);
+  // Makes the bytes [offset, offset + size) readable (fetching them if they
+  // are remote) and says where they are; size is clipped at the end of file.
+  Result<ReadSource> PrepareRead(uint64_t fh, size_t size, off_t offset);
+  // PrepareRead, then copies the bytes into `buf`.
   Result<size_t> Read(uint64_t fh, char* buf, size_t size, off_t offset);
   struct statvfs StatFs() const;
   // Read-only extended attributes user.asana.* (gid, resource_type, url,
@@ -188,6 +222,7 @@ class Vfs {
   // thread runs it every poll_interval). Returns the directories re-listed.
   size_t PollEventsOnce();
   UploadStats GetUploadStats();
+  BookkeepingStats GetBookkeepingStats();
 
  private:
   struct ChildSpec;
@@ -202,9 +237,12 @@ class Vfs {
   void NoteDescent(uint64_t dir);
   void PrefetchListing(uint64_t dir, int depth);
   Result<std::vector<ChildSpec>> FetchListing(NodeKind kind, const std::string& gid);
+  // GET /attachments?parent=`gid` as children (files and .url links).
+  Result<std::vector<ChildSpec>> FetchAttachments(const std::string& gid);
   void ApplyListing(uint64_t dir, const std::vector<ChildSpec>& children);  // mu_ held
   void AddStagedChildren(Node* dir);                                        // mu_ held
   Result<UniqueFd> FetchContent(const std::string& gid, uint64_t size);
+  void ReadAheadCached(OpenFile& file, uint64_t read_end);
   Result<UniqueFd> DownloadOnce(const std::string& gid, uint64_t size, bool* url_expired);
   // True if an open handle reads `gid`'s cached content (never evicted).
   bool IsOpen(const std::string& gid);

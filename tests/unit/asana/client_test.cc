@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "asanafs/asana/json.h"
 #include "asanafs/http/retry.h"
 #include "fake_transport.h"
 
@@ -160,6 +161,10 @@ TEST_F(ClientTest, EachCallSendsItsOptFieldsAndBearer) {
        "/api/1.0/projects/12/tasks", "name,created_at,modified_at,permalink_url", "limit", "100"},
       {"ListSubtasks", [](AsanaClient& c) { return Drop(c.ListSubtasks("13")); },
        "/api/1.0/tasks/13/subtasks", "name,created_at,modified_at,permalink_url", "limit", "100"},
+      {"ListSections", [](AsanaClient& c) { return Drop(c.ListSections("16")); },
+       "/api/1.0/projects/16/sections", "name,created_at", "limit", "100"},
+      {"ListSectionTasks", [](AsanaClient& c) { return Drop(c.ListSectionTasks("17")); },
+       "/api/1.0/sections/17/tasks", "name,created_at,modified_at,permalink_url", "limit", "100"},
       {"ListAttachments", [](AsanaClient& c) { return Drop(c.ListAttachments("14")); },
        "/api/1.0/attachments", "name,resource_subtype,host,size,created_at,view_url", "parent",
        "14"},
@@ -215,6 +220,41 @@ TEST_F(ClientTest, DecodesAttachmentListing) {
   EXPECT_TRUE((*atts)[0].IsAsanaHosted());
   EXPECT_FALSE((*atts)[1].IsAsanaHosted());
   EXPECT_FALSE((*atts)[1].size.has_value());
+}
+
+TEST_F(ClientTest, DecodesSectionsAcrossPagesAndRefusesOnesWithoutGid) {
+  fake_.Push(JsonReply(200, R"({"data":[{"gid":"70","resource_type":"section","name":"Backlog",)"
+                            R"("created_at":"2024-01-02T03:04:05.678Z"}],)"
+                            R"("next_page":{"offset":"tok1","path":"/x","uri":"http://x"}})"));
+  fake_.Push(JsonReply(200, R"({"data":[{"gid":"71","name":"Done"}],"next_page":null})"));
+  auto sections = client_.ListSections("20");
+  ASSERT_TRUE(sections.has_value()) << sections.error().message;
+  ASSERT_EQ(sections->size(), 2u);
+  EXPECT_EQ((*sections)[0].gid, "70");
+  EXPECT_EQ((*sections)[0].name, "Backlog");
+  ASSERT_TRUE((*sections)[0].created_at.has_value());
+  EXPECT_EQ(FormatTimestamp(*(*sections)[0].created_at), "2024-01-02T03:04:05.678Z");
+  EXPECT_EQ((*sections)[1].name, "Done");
+  EXPECT_FALSE((*sections)[1].created_at.has_value());
+  EXPECT_EQ(fake_.requests()[1].Query("offset"), "tok1");
+
+  fake_.Push(JsonReply(200, R"({"data":[{"name":"no gid"}],"next_page":null})"));
+  auto bad = client_.ListSections("20");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::kBadResponse);
+
+  fake_.Push(JsonReply(200, R"({"data":[{"gid":"30","name":"Design","modified_at":)"
+                            R"("2024-02-03T04:05:06.000Z","permalink_url":"https://a/30"}],)"
+                            R"("next_page":null})"));
+  auto tasks = client_.ListSectionTasks("70");
+  ASSERT_TRUE(tasks.has_value()) << tasks.error().message;
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ((*tasks)[0].gid, "30");
+  EXPECT_EQ((*tasks)[0].permalink_url, "https://a/30");
+  fake_.Push(JsonReply(404, R"({"errors":[{"message":"section: Unknown object: 99"}]})"));
+  auto gone = client_.ListSectionTasks("99");
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(ClientTest, MalformedSuccessReplyIsBadResponse) {

@@ -5,13 +5,19 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
 #include <thread>
 
-#include "asanafs/vfs/errno.h"
 #include "../../../src/vfs/vfs_internal.h"
+#include "asanafs/vfs/errno.h"
 #include "fake_asana.h"
 
 namespace asanafs::vfs {
@@ -33,6 +39,65 @@ class FakeClock : public Clock {
  private:
   SteadyTime steady_{seconds(1000)};
 };
+
+// FakeAsana with one-shot hooks, to stop a call at the moment a race needs:
+// Before(method, fn) runs fn at the start of the next upload or deletion;
+// `after_list` runs once a ListAttachments answer has been taken (that
+// listing shows Asana as it was before whatever the hook waits for).
+class HookedAsana : public FakeAsana {
+ public:
+  void Before(const std::string& method, std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    before_[method] = std::move(fn);
+  }
+  void AfterList(std::function<void()> fn) { Before("ListAttachments:after", std::move(fn)); }
+
+  Result<std::vector<asana::Attachment>> ListAttachments(const std::string& parent) override {
+    auto out = FakeAsana::ListAttachments(parent);
+    Fire("ListAttachments:after");
+    return out;
+  }
+  Result<asana::Attachment> UploadAttachment(const std::string& parent, const std::string& name,
+                                             const std::string& path,
+                                             const asana::UploadProgress& progress) override {
+    Fire("UploadAttachment");
+    return FakeAsana::UploadAttachment(parent, name, path, progress);
+  }
+  Status DeleteAttachment(const std::string& gid) override {
+    Fire("DeleteAttachment");
+    return FakeAsana::DeleteAttachment(gid);
+  }
+
+ private:
+  void Fire(const std::string& method) {
+    std::function<void()> once;
+    {
+      std::lock_guard<std::mutex> lock(hook_mu_);
+      if (auto it = before_.find(method); it != before_.end()) {
+        once = std::move(it->second);
+        before_.erase(it);
+      }
+    }
+    if (once) {
+      once();
+    }
+  }
+  std::mutex hook_mu_;
+  std::map<std::string, std::function<void()>> before_;
+};
+
+// Waits until thread `tid` of this process sleeps in a futex (blocked on a
+// mutex: nothing else in these tests makes a thread wait there).
+void WaitUntilBlocked(pid_t tid) {
+  for (;;) {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+    long nr = -1;
+    if (in >> nr && nr == SYS_futex) {
+      return;
+    }
+    std::this_thread::yield();
+  }
+}
 
 int ErrnoOf(const Status& s) { return s.has_value() ? 0 : ToErrno(s.error()); }
 
@@ -118,6 +183,7 @@ class VfsTest : public ::testing::Test {
     options.recovered_dir = dir_ + "/recovered";
     options.temp_grace = seconds(30);
     options.start_worker = false;
+    options.sections = sections_;
     fs_ = std::make_unique<Vfs>(api_, *cache_, *state_, clock_, options);
   }
 
@@ -165,8 +231,9 @@ class VfsTest : public ::testing::Test {
   }
 
   std::string dir_;
-  FakeAsana api_;
+  HookedAsana api_;
   FakeClock clock_;
+  bool sections_ = false;  // -o sections at the next Mount()
   std::unique_ptr<model::ContentCache> cache_;
   std::unique_ptr<model::StateDb> state_;
   std::unique_ptr<Vfs> fs_;
@@ -669,8 +736,7 @@ TEST_F(VfsWriteTest, RenameOntoExistingNameReplacesIt) {
   ASSERT_EQ(Remote("b.txt").size(), 1u);
   EXPECT_EQ(RemoteContent(Remote("b.txt")[0].gid), "AAA");
   EXPECT_TRUE(Remote("a.txt").empty());
-  EXPECT_EQ(ErrnoOf(fs_->Rename(task, "b.txt", task, "empty.txt", 1 /*RENAME_NOREPLACE*/)),
-            EEXIST);
+  EXPECT_EQ(ErrnoOf(fs_->Rename(task, "b.txt", task, "empty.txt", 1 /*RENAME_NOREPLACE*/)), EEXIST);
 }
 
 TEST_F(VfsWriteTest, UnlinkDeletesAndUnlinkOfStagedUploadsNothing) {
@@ -701,7 +767,9 @@ TEST_F(VfsWriteTest, MkdirMakesTasksAndSubtasksRmdirIsRefused) {
   EXPECT_EQ(ErrnoOf(fs_->Rmdir(project->ino, "New task")), EPERM);
   EXPECT_EQ(ErrnoOf(fs_->Rename(project->ino, "New task", project->ino, "Renamed", 0)), EPERM);
   EXPECT_EQ(ToErrno(fs_->Mkdir(1, "Workspace", 0755).error()), EPERM);
-  EXPECT_EQ(ToErrno(fs_->Create(project->ino, "f.txt", 0644, O_WRONLY, 1).error()), EPERM);
+  // Files live in tasks and (Key resources) projects, not in workspaces.
+  auto workspace = Walk({"Acme"});
+  EXPECT_EQ(ToErrno(fs_->Create(workspace->ino, "f.txt", 0644, O_WRONLY, 1).error()), EPERM);
   EXPECT_EQ(ErrnoOf(fs_->RefuseUnsupported("symlink")), EPERM);
 }
 
@@ -891,6 +959,204 @@ TEST_F(VfsMetaTest, StatusFileIsFoundByNameButNotListed) {
 namespace asanafs::vfs {
 namespace {
 
+// Races between a listing on the wire and a change this mount makes in the
+// same directory (issue 5's soak: a removed file left in Asana, an rsync'ed
+// file uploaded twice). The listing is answered before the change reaches
+// Asana and applied after it: it must not undo the change.
+class VfsListingRaceTest : public VfsWriteTest {
+ protected:
+  // Arms `method` (the upload or the deletion of the change) to start a
+  // listing of `dir` from another thread, with the task's listing expired,
+  // and to wait until Asana has answered it. The listing is applied only
+  // when Finish() is called.
+  void ListDuring(const std::string& method, uint64_t dir) {
+    api_.Before(method, [this, dir] {
+      clock_.Advance(seconds(61));  // past dir_ttl: the next access lists the task again
+      api_.AfterList([this] {
+        answered_.set_value();
+        proceed_.get_future().wait();
+      });
+      lister_ = std::thread([this, dir] { (void)List(dir); });
+      answered_.get_future().wait();
+    });
+  }
+  void Finish() {
+    proceed_.set_value();
+    lister_.join();
+  }
+  void TearDown() override {
+    if (lister_.joinable()) {
+      Finish();
+    }
+    VfsWriteTest::TearDown();
+  }
+
+  // Overwrites `name` in `dir` with `content` like cp: open O_TRUNC, write, close.
+  void Overwrite(uint64_t dir, const std::string& name, const std::string& content) {
+    auto entry = fs_->Lookup(dir, name);
+    ASSERT_TRUE(entry.has_value());
+    auto opened = fs_->Open(entry->ino, O_WRONLY | O_TRUNC, 7);
+    ASSERT_TRUE(opened.has_value()) << opened.error().message;
+    ASSERT_EQ(*fs_->Write(opened->fh, content.data(), content.size(), 0), content.size());
+    ASSERT_TRUE(fs_->Flush(opened->fh, 7).has_value());
+    fs_->Release(opened->fh);
+  }
+
+  std::promise<void> answered_;
+  std::promise<void> proceed_;
+  std::thread lister_;
+};
+
+TEST_F(VfsListingRaceTest, OverwriteThenRemoveLeavesNothingInAsana) {
+  uint64_t task = TaskIno();
+  ListDuring("UploadAttachment", task);
+  Overwrite(task, "empty.txt", "new content");
+  Finish();  // the listing still shows the replaced version (gid 53)
+  auto entry = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(ReadAll(entry->ino), "new content");
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "empty.txt")), 0);
+  EXPECT_TRUE(Remote("empty.txt").empty()) << "the removed file is still in Asana";
+}
+
+TEST_F(VfsListingRaceTest, NewFileStaysVisibleAfterAListingFromBeforeItLanded) {
+  // rsync sends a file it does not see again: it would land twice.
+  uint64_t task = TaskIno();
+  ListDuring("UploadAttachment", task);
+  ASSERT_TRUE(WriteNew(task, "r-747.dat", "synced").has_value());
+  Finish();
+  EXPECT_TRUE(fs_->Lookup(task, "r-747.dat").has_value());
+  EXPECT_EQ(Remote("r-747.dat").size(), 1u);
+}
+
+TEST_F(VfsListingRaceTest, RemovedFileDoesNotComeBack) {
+  uint64_t task = TaskIno();
+  ListDuring("DeleteAttachment", task);
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "empty.txt")), 0);
+  Finish();
+  EXPECT_FALSE(fs_->Lookup(task, "empty.txt").has_value());
+}
+
+TEST_F(VfsListingRaceTest, ListingStillAppliesWhenNothingChangedMeanwhile) {
+  uint64_t task = TaskIno();
+  List(task);
+  asana::Attachment a;
+  a.gid = "60";
+  a.name = "added-in-asana.txt";
+  api_.AddAttachment("30", a, "x");
+  clock_.Advance(seconds(61));
+  api_.ResetCalls();
+  EXPECT_TRUE(fs_->Lookup(task, "added-in-asana.txt").has_value());
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);  // asked once: nothing to ask again for
+}
+
+TEST_F(VfsWriteTest, RenameWaitingForALandingUploadMovesWhatLanded) {
+  // An empty file is uploaded at its last release; `mv` right after it waits
+  // for that upload, then must move the attachment that landed.
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "e.txt", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(fs_->Flush(created->fh, 7).has_value());  // nothing written: no upload yet
+  std::thread renamer;
+  std::atomic<pid_t> renamer_tid{0};
+  Status renamed;
+  api_.Before("UploadAttachment", [&] {
+    renamer = std::thread([&] {
+      renamer_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+      renamed = fs_->Rename(task, "e.txt", task, "f.txt", 0);
+    });
+    while (renamer_tid == 0) {
+      std::this_thread::yield();
+    }
+    WaitUntilBlocked(renamer_tid);  // it found the staged file and waits for the upload
+  });
+  fs_->Release(created->fh);  // uploads e.txt
+  renamer.join();
+  EXPECT_EQ(ErrnoOf(renamed), 0);
+  EXPECT_TRUE(Remote("e.txt").empty()) << "the old name is still in Asana";
+  EXPECT_EQ(Remote("f.txt").size(), 1u);
+  EXPECT_FALSE(fs_->Lookup(task, "e.txt").has_value());
+  auto moved = fs_->Lookup(task, "f.txt");
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(ReadAll(moved->ino), "");
+}
+
+TEST_F(VfsWriteTest, ReplacedVersionWhoseDeletionFailedIsDeletedByTheRetry) {
+  uint64_t task = TaskIno();
+  auto entry = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(entry.has_value());
+  api_.FailNext("DeleteAttachment", MakeError(ErrorCode::kUnavailable, "503 from Asana", 503));
+  auto opened = fs_->Open(entry->ino, O_WRONLY | O_TRUNC, 7);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_EQ(*fs_->Write(opened->fh, "v2", 2, 0), 2u);
+  ASSERT_TRUE(fs_->Flush(opened->fh, 7).has_value());  // landed; the old one is still there
+  fs_->Release(opened->fh);
+  EXPECT_EQ(Remote("empty.txt").size(), 2u);
+  clock_.Advance(seconds(3));
+  fs_->RunWorkerOnce();
+  ASSERT_EQ(Remote("empty.txt").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("empty.txt")[0].gid), "v2");
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
+}
+
+// The per-file bookkeeping does not grow with files that come and go
+// (issue 5's soak: RSS drift).
+TEST_F(VfsWriteTest, DownloadLocksGoAwayAfterTheDownload) {
+  uint64_t task = TaskIno();
+  // A rename of a file in Asana fetches its content (FetchContent).
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "spec.pdf", task, "moved.pdf", 0)), 0);
+  ASSERT_EQ(Remote("moved.pdf").size(), 1u);
+  EXPECT_EQ(fs_->GetBookkeepingStats().downloads, 0u);
+}
+
+TEST_F(VfsWriteTest, AttributesOfADeletedVersionAreDropped) {
+  uint64_t task = TaskIno();
+  auto target = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(target.has_value());
+  SetAttrRequest chmod;
+  chmod.mode = 0600;
+  ASSERT_TRUE(fs_->SetAttr(target->ino, chmod).has_value());
+  ASSERT_EQ(fs_->GetBookkeepingStats().overlays, 1u);
+  ASSERT_TRUE(WriteNew(task, "new.txt", "replacement").has_value());
+  // rsync's last step: the new file replaces the target (gid 53 is deleted).
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "new.txt", task, "empty.txt", 0)), 0);
+  EXPECT_TRUE(Remote("new.txt").empty());
+  ASSERT_EQ(Remote("empty.txt").size(), 1u);
+  EXPECT_EQ(fs_->GetBookkeepingStats().overlays, 0u);
+  auto kept = state_->ListOverlays();
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_TRUE(kept->empty());
+}
+
+TEST_F(VfsWriteTest, ClosedStreamsAreSwept) {
+  for (int i = 0; i < 200; ++i) {
+    asana::Attachment a;
+    a.gid = std::to_string(7000 + i);
+    a.name = "f" + std::to_string(i) + ".bin";
+    api_.AddAttachment("30", a, "content " + std::to_string(i));
+  }
+  uint64_t task = TaskIno();
+  for (int i = 0; i < 200; ++i) {
+    auto entry = fs_->Lookup(task, "f" + std::to_string(i) + ".bin");
+    ASSERT_TRUE(entry.has_value());
+    ASSERT_EQ(ReadAll(entry->ino), "content " + std::to_string(i));
+  }
+  EXPECT_LE(fs_->GetBookkeepingStats().remotes, 65u);
+}
+
+TEST_F(VfsWriteTest, NodeOfAFileRemovedBeforeItLandedIsForgotten) {
+  uint64_t task = TaskIno();
+  List(task);
+  size_t before = fs_->GetBookkeepingStats().nodes;
+  auto created = fs_->Create(task, "short-lived.tmp", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task, "short-lived.tmp")), 0);
+  fs_->Release(created->fh);
+  fs_->Forget(created->entry.ino, 1);  // the kernel's lookup reference
+  EXPECT_EQ(fs_->GetBookkeepingStats().nodes, before);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+}
+
 class VfsEventsTest : public VfsTest {
  protected:
   static asana::EventPage Expired(std::string sync) {
@@ -960,6 +1226,174 @@ TEST_F(VfsEventsTest, ADeletedAttachmentDisappearsAndEventsOnUnknownGidsCostNoth
   auto names = List(task->ino);
   EXPECT_EQ(std::find(names.begin(), names.end(), "empty.txt"), names.end());
   EXPECT_FALSE(Walk({"Acme", "Launch∕2024", "Design", "empty.txt"}).has_value());
+}
+
+// Views (issue 6): a project's Key resources next to its tasks, and -o sections.
+class VfsViewsTest : public VfsWriteTest {
+ protected:
+  static asana::EventPage Expired(std::string sync) {
+    asana::EventPage page;
+    page.expired = true;
+    page.sync = std::move(sync);
+    return page;
+  }
+  // A Key resource of project 20 named like its task directories, and one more.
+  void AddKeyResources() {
+    asana::Attachment a;
+    a.gid = "60";
+    a.name = "Design";
+    a.size = 5;
+    a.created_at = At(1600000600);
+    api_.AddAttachment("20", a, "plan!");
+    a.gid = "61";
+    a.name = "brief.txt";
+    a.size = 11;
+    a.created_at = At(1600000700);
+    api_.AddAttachment("20", a, "brief bytes");
+  }
+  // Sections of project 20: "Backlog" (task 30) and "Doing/now" (task 31), "Done" empty.
+  void AddSections() {
+    api_.AddSection("20", {"70", "Backlog", At(1600000010)});
+    api_.AddSection("20", {"71", "Doing/now", At(1600000020)});
+    api_.AddSection("20", {"72", "Done", At(1600000030)});
+    api_.AddTaskToSection("70", {"30", "Design", At(1600000100), At(1650000000), ""});
+    api_.AddTaskToSection("71", {"31", "Design", At(1600000200), At(1650000000), ""});
+  }
+};
+
+TEST_F(VfsViewsTest, KeyResourcesAreFilesNamedTogetherWithTheTaskDirectories) {
+  AddKeyResources();
+  auto project = Walk({"Acme", "Launch∕2024"});
+  ASSERT_TRUE(project.has_value());
+  api_.ResetCalls();
+  // The file "Design" is the newest of three "Design": it gets the suffix.
+  EXPECT_EQ(List(project->ino), (std::vector<std::string>{".", "..", "Design", "Design [31]",
+                                                          "Design [60]", "brief.txt"}));
+  // One list of tasks and one of the project's attachments: nothing per entry.
+  EXPECT_EQ(api_.Calls("ListTasks"), 1);
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);
+  EXPECT_EQ(api_.TotalCalls(), 2);
+  auto brief = fs_->Lookup(project->ino, "brief.txt");
+  ASSERT_TRUE(brief.has_value());
+  EXPECT_TRUE(S_ISREG(brief->attr.st_mode));
+  EXPECT_EQ(brief->attr.st_size, 11);
+  EXPECT_EQ(ReadAll(brief->ino), "brief bytes");
+  auto file = fs_->Lookup(project->ino, "Design [60]");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(ReadAll(file->ino), "plan!");
+  EXPECT_EQ(*fs_->GetXattr(file->ino, "user.asana.resource_type"), "attachment");
+}
+
+TEST_F(VfsViewsTest, AFailedKeyResourceListFailsTheProjectListingWhole) {
+  auto ws = Walk({"Acme"});
+  ASSERT_TRUE(ws.has_value());
+  auto project = fs_->Lookup(ws->ino, "Launch∕2024");
+  ASSERT_TRUE(project.has_value());
+  api_.FailNext("ListAttachments", MakeError(ErrorCode::kUnavailable, "503"));
+  auto opened = fs_->OpenDir(project->ino);
+  ASSERT_FALSE(opened.has_value());  // never half a listing (tasks without the files)
+  EXPECT_EQ(ToErrno(opened.error()), EIO);
+  EXPECT_EQ(List(project->ino).size(), 4u);  // the next access lists again
+}
+
+TEST_F(VfsViewsTest, FilesWrittenIntoAProjectBecomeKeyResourcesAndRmDeletesThem) {
+  auto project = Walk({"Acme", "Launch∕2024"});
+  ASSERT_TRUE(project.has_value());
+  api_.ResetCalls();
+  ASSERT_TRUE(WriteNew(project->ino, "minutes.txt", "met, agreed").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  auto listed = api_.ListAttachments("20");  // parent = the project
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "minutes.txt");
+  EXPECT_EQ((*listed)[0].parent_gid, "20");
+  auto file = fs_->Lookup(project->ino, "minutes.txt");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(ReadAll(file->ino), "met, agreed");
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(project->ino, "minutes.txt")), 0);
+  EXPECT_EQ(api_.Calls("DeleteAttachment"), 1);
+  EXPECT_TRUE(api_.ListAttachments("20")->empty());
+  // A file moved from a task into the project is re-parented the same way.
+  auto task = Walk({"Acme", "Launch∕2024", "Design"});
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task->ino, "empty.txt", project->ino, "moved.txt", 0)), 0);
+  listed = api_.ListAttachments("20");
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "moved.txt");
+}
+
+TEST_F(VfsViewsTest, SectionsShowOneDirectoryPerSectionWithItsTasks) {
+  AddKeyResources();
+  AddSections();
+  sections_ = true;
+  Mount();
+  auto project = Walk({"Acme", "Launch∕2024"});
+  ASSERT_TRUE(project.has_value());
+  api_.ResetCalls();
+  EXPECT_EQ(List(project->ino), (std::vector<std::string>{".", "..", "Backlog", "Design",
+                                                          "Doing∕now", "Done", "brief.txt"}));
+  EXPECT_EQ(api_.Calls("ListSections"), 1);
+  EXPECT_EQ(api_.Calls("ListAttachments"), 1);
+  EXPECT_EQ(api_.Calls("ListTasks"), 0);
+  auto backlog = fs_->Lookup(project->ino, "Backlog");
+  ASSERT_TRUE(backlog.has_value());
+  EXPECT_TRUE(S_ISDIR(backlog->attr.st_mode));
+  EXPECT_EQ(*fs_->GetXattr(backlog->ino, "user.asana.resource_type"), "section");
+  EXPECT_EQ(*fs_->GetXattr(backlog->ino, "user.asana.gid"), "70");
+  EXPECT_EQ(List(backlog->ino), (std::vector<std::string>{".", "..", "Design"}));
+  EXPECT_EQ(api_.Calls("ListSectionTasks"), 1);
+  auto doing = Walk({"Acme", "Launch∕2024", "Doing∕now"});
+  EXPECT_EQ(List(doing->ino), (std::vector<std::string>{".", "..", "Design"}));
+  EXPECT_EQ(List(Walk({"Acme", "Launch∕2024", "Done"})->ino),
+            (std::vector<std::string>{".", ".."}));
+  // Inside a task nothing changes: its files and subtasks, readable and writable.
+  auto spec = Walk({"Acme", "Launch∕2024", "Backlog", "Design", "spec.pdf"});
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(ReadAll(spec->ino), "PDF-CONTENT-1");
+  auto task = Walk({"Acme", "Launch∕2024", "Backlog", "Design"});
+  ASSERT_TRUE(WriteNew(task->ino, "in-section.txt", "x").has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  // Sections and tasks are not made here; files are not put into a section.
+  EXPECT_EQ(ToErrno(fs_->Mkdir(project->ino, "New", 0755).error()), EPERM);
+  EXPECT_EQ(ToErrno(fs_->Mkdir(backlog->ino, "New", 0755).error()), EPERM);
+  EXPECT_EQ(ToErrno(fs_->Create(backlog->ino, "f.txt", 0644, O_WRONLY, 1).error()), EPERM);
+  EXPECT_EQ(api_.Calls("CreateTask"), 0);
+}
+
+TEST_F(VfsViewsTest, WithSectionsAProjectEventRelistsItsSectionDirectories) {
+  AddSections();
+  sections_ = true;
+  Mount();
+  auto backlog = Walk({"Acme", "Launch∕2024", "Backlog"});
+  ASSERT_TRUE(backlog.has_value());
+  List(backlog->ino);
+  api_.PushEvents(Expired("s1"));
+  fs_->PollEventsOnce();
+  // A task was added to the project (Asana put it in Backlog).
+  api_.AddTaskToSection("70", {"32", "Fresh", At(1600000900), At(1650000000), ""});
+  asana::EventPage page;
+  page.sync = "s2";
+  page.events.push_back({{"32", "task"}, asana::EventRef{"20", "project"}, "added"});
+  api_.PushEvents(page);
+  api_.ResetCalls();
+  EXPECT_EQ(fs_->PollEventsOnce(), 2u);  // the project and its listed section
+  EXPECT_EQ(api_.Calls("ListSectionTasks"), 1);
+  EXPECT_EQ(List(backlog->ino), (std::vector<std::string>{".", "..", "Design", "Fresh"}));
+}
+
+TEST_F(VfsViewsTest, AKeyResourceAddedInAsanaShowsAfterAStoryOnTheProject) {
+  auto project = Walk({"Acme", "Launch∕2024"});
+  ASSERT_TRUE(project.has_value());
+  List(project->ino);
+  api_.PushEvents(Expired("s1"));
+  fs_->PollEventsOnce();
+  AddKeyResources();
+  asana::EventPage page;
+  page.sync = "s2";
+  page.events.push_back({{"901", "story"}, asana::EventRef{"20", "project"}, "added"});
+  api_.PushEvents(page);
+  EXPECT_EQ(fs_->PollEventsOnce(), 1u);
+  auto names = List(project->ino);
+  EXPECT_NE(std::find(names.begin(), names.end(), "brief.txt"), names.end());
 }
 
 }  // namespace
