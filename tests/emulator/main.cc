@@ -168,6 +168,7 @@ int Run(int argc, char** argv) {
     std::cerr << "asana-emulator: cannot bind 127.0.0.1:" << port << "\n";
     return 1;
   }
+  WidenListenBacklog(port, 1024);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   routes.SetBaseUrl(base, port);
 

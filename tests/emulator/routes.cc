@@ -89,9 +89,10 @@ bool HasBearer(const httplib::Request& req, const std::string& token) {
 // hand the socket to handlers). -1 if not found.
 int FindConnectionFd(const httplib::Request& req, int local_port);
 
-// Calls fn(fd) for each accepted connection socket on local_port.
+// Calls fn(fd, peer_port) for each TCP socket on local_port; peer_port is 0
+// for the listening socket. fn returns false to stop.
 template <typename Fn>
-void ForEachConnection(int local_port, Fn fn) {
+void ForEachSocket(int local_port, Fn fn) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return;
   while (struct dirent* e = readdir(dir)) {
@@ -107,10 +108,17 @@ void ForEachConnection(int local_port, Fn fn) {
       continue;
     }
     len = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) continue;  // listener
-    if (!fn(fd, ntohs(peer.sin_port))) break;
+    const bool listener = getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0;
+    if (!fn(fd, listener ? 0 : ntohs(peer.sin_port))) break;
   }
   closedir(dir);
+}
+
+// Calls fn(fd, peer_port) for each accepted connection socket on local_port.
+template <typename Fn>
+void ForEachConnection(int local_port, Fn fn) {
+  ForEachSocket(local_port,
+                [&](int fd, int peer_port) { return peer_port == 0 || fn(fd, peer_port); });
 }
 
 int FindConnectionFd(const httplib::Request& req, int local_port) {
@@ -177,6 +185,13 @@ std::string RandomSecret() {
 }
 
 }  // namespace
+
+void WidenListenBacklog(int local_port, int backlog) {
+  ForEachSocket(local_port, [&](int fd, int peer_port) {
+    if (peer_port == 0) listen(fd, backlog);  // on Linux a second listen() resizes the queue
+    return true;
+  });
+}
 
 void ShutdownConnections(int local_port) {
   ForEachConnection(local_port, [](int fd, int) {

@@ -46,6 +46,10 @@ class Stopper {
 
 // Ends reading on every accepted connection to local_port, so idle keep-alive connections
 // close at once at shutdown instead of after their keep-alive timeout.
+// cpp-httplib listens with a backlog of 5: a burst of new connections (a
+// client filling its connection pool) overflowed it, and every dropped SYN
+// cost that client a 1 s retransmit. Asana's front ends take such bursts.
+void WidenListenBacklog(int local_port, int backlog);
 void ShutdownConnections(int local_port);
 
 class Routes {
