@@ -567,7 +567,16 @@ Status ApplyConfigFile(const std::string& path, fuse_args* args) {
 
 std::string ResolveCacheDir(const Options& options) {
   if (!options.cache_dir.empty()) {
-    return options.cache_dir;
+    if (options.cache_dir[0] == '/') {
+      return options.cache_dir;
+    }
+    // Relative to where asanafs was started: the daemon later changes to
+    // "/", and the staging files would then be created in the wrong place.
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) {
+      return options.cache_dir;  // Open then reports the path it could not use
+    }
+    return std::string(cwd) + "/" + options.cache_dir;
   }
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg != nullptr && xdg[0] == '/') {

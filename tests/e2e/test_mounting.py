@@ -467,3 +467,30 @@ def test_default_permissions_enforces_uid_gid_umask_for_other_users(make_mount, 
     res = as_other_user("ls", "-1", ".", cwd=stranger.path)  # mode 0700, owned by 1234
     assert res.returncode != 0, "the kernel let a user through a 0700 directory it does not own"
     assert b"Permission denied" in res.stderr
+
+
+def test_daemon_mode_takes_relative_paths_from_the_starting_directory(asanafs_bin, emulator,
+                                                                      world, workdir):
+    """The daemon changes to "/" after mounting: `-o cache_dir=cache,token_file=token` given
+    relative to the directory asanafs was started in still work, so a file copied in is
+    staged under that cache directory and lands (it used to fail with ENOENT)."""
+    write_token_file(workdir / "token", E2E_TOKEN)
+    res = run([asanafs_bin, "mnt", "-o",
+               f"api_url={emulator.api_url},token_file=token,cache_dir=cache"],
+              cwd=workdir, env=clean_env(), stdin=subprocess.DEVNULL, timeout=60)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    mnt = workdir / "mnt"
+    try:
+        task = next(rel for rel, n in sorted(world.expected_tree().items())
+                    if n.kind_detail == "task")
+        src = workdir / "relative.txt"
+        src.write_bytes(b"staged under ./cache\n")
+        emulator.reset_stats()
+        cp = run(["cp", str(src), str(mnt / task / "relative.txt")])
+        assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+        assert (mnt / task / "relative.txt").read_bytes() == b"staged under ./cache\n"
+        assert emulator.stats()["uploads"] == 1
+        assert (workdir / "cache" / "state.db").exists(), "the cache is not where it was asked"
+        assert not pathlib.Path("/cache").exists(), "the daemon resolved cache_dir against /"
+    finally:
+        unmount_daemon(mnt)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -177,6 +178,16 @@ TEST(CacheDirTest, ExplicitThenXdgThenHome) {
   unsetenv("XDG_CACHE_HOME");
   setenv("HOME", "/home/u", 1);
   EXPECT_EQ(ResolveCacheDir(o), "/home/u/.cache/asanafs");
+}
+
+// The daemon changes to "/" after mounting: a relative cache_dir is made
+// absolute first, against the directory asanafs was started in.
+TEST(CacheDirTest, RelativeIsTakenFromTheStartingDirectory) {
+  char cwd[PATH_MAX];
+  ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+  Options o;
+  o.cache_dir = "rel/cache";
+  EXPECT_EQ(ResolveCacheDir(o), std::string(cwd) + "/rel/cache");
 }
 
 // mount.fuse3 runs "asanafs SOURCE MOUNTPOINT -o OPTIONS" (fstab: SOURCE is the first field).
