@@ -187,6 +187,7 @@ int Run(int argc, char** argv) {
   vfs_options.staging_dir = staging_dir;
   vfs_options.recovered_dir = cache_dir + "/recovered";
   vfs_options.cache_limit_bytes = options->cache_size;
+  vfs_options.stream_upload_min = options->stream_upload;
   // Threads do not survive daemon(): the upload worker starts after it.
   vfs_options.start_worker = false;
   vfs::Vfs fs(client, **cache, **state, clock, vfs_options);
@@ -230,6 +231,14 @@ int main(int argc, char** argv) {
   // MALLOC_ARENA_MAX in the environment still decides when set.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
     mallopt(M_ARENA_MAX, 2);
+  }
+  // The big buffers (a FUSE worker's 1 MiB request buffer, curl's transfer
+  // buffers) come and go with threads and pooled handles. A fixed threshold
+  // keeps them in their own mappings, given back to the kernel when freed;
+  // glibc's sliding default moves them into the heap after the first free,
+  // where the holes they leave stay resident.
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) {
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   }
   return asanafs::cli::Run(argc, argv);
 }

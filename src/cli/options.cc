@@ -33,6 +33,7 @@ struct RawOptions {
   char* cache_dir = nullptr;
   char* log_level = nullptr;
   char* cache_size = nullptr;
+  char* stream_upload = nullptr;
   // kUnset marks an option not given (any int a user can type is a value).
   int dir_ttl_s = kUnset;
   int poll_interval_s = kUnset;
@@ -50,8 +51,8 @@ struct RawOptions {
   // and nulls them. Whatever a usage error returns before taking is freed
   // here (LeakSanitizer found it on the exit-2 paths).
   ~RawOptions() {
-    for (char* s :
-         {token_file, token_command, uid, gid, umask, api_url, cache_dir, log_level, cache_size}) {
+    for (char* s : {token_file, token_command, uid, gid, umask, api_url, cache_dir, log_level,
+                    cache_size, stream_upload}) {
       std::free(s);
     }
   }
@@ -71,6 +72,7 @@ const fuse_opt kOptionSpec[] = {
     ASANAFS_OPT("cache_dir=%s", cache_dir),
     ASANAFS_OPT("log_level=%s", log_level),
     ASANAFS_OPT("cache_size=%s", cache_size),
+    ASANAFS_OPT("stream_upload=%s", stream_upload),
     ASANAFS_OPT("dir_ttl=%d", dir_ttl_s),
     ASANAFS_OPT("poll_interval=%d", poll_interval_s),
     ASANAFS_OPT("timeout=%d", timeout_s),
@@ -359,6 +361,11 @@ Result<Options> ParseOptions(fuse_args* args) {
       return UsageError("cache_size must be a size such as 512M or 10G");
     }
   }
+  if (std::string size = TakeString(raw.stream_upload, ""); !size.empty()) {
+    if (!ParseSize(size, &o.stream_upload)) {
+      return UsageError("stream_upload must be a size such as 4M, or 0");
+    }
+  }
   o.token_on_command_line = raw.token_given != 0;
   o.read_only = raw.read_only != 0;
   if (raw.temp_grace_s != kUnset) {
@@ -419,6 +426,8 @@ std::string HelpText(const char* program) {
          "    -o redact              hide file and task names in log lines\n"
          "    -o sections            show a project's tasks in one directory per section\n"
          "                           (its Key resources stay in the project directory)\n"
+         "    -o stream_upload=SIZE  a new file written from its start begins uploading once\n"
+         "                           SIZE bytes are in, not at close (default 4M; 0: at close)\n"
          "    -o temp_grace=SECONDS  upload a closed temporary file (.name.XXXXXX) that is\n"
          "                           never renamed after this long (default 60)\n"
          "    -o uid=USER            owner of every file and directory (default: yours)\n"

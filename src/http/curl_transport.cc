@@ -6,8 +6,11 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -197,7 +200,37 @@ Result<CurlSlistPtr> BuildHeaders(const HttpRequest& req, bool* has_auth) {
   return list;
 }
 
-Result<CurlMimePtr> BuildMime(CURL* easy, const std::vector<MultipartPart>& parts) {
+// A multipart part produced while it is sent (MultipartPart::reader): where
+// curl is in it, and why it was aborted when the reader failed.
+struct PartStream {
+  const PartReader* reader = nullptr;
+  uint64_t offset = 0;
+  std::optional<Error> error;
+};
+
+size_t ReadPart(char* buf, size_t size, size_t nitems, void* arg) {
+  auto* p = static_cast<PartStream*>(arg);
+  Result<size_t> n = (*p->reader)(p->offset, buf, size * nitems);
+  if (!n.has_value()) {
+    p->error = n.error();
+    return CURL_READFUNC_ABORT;
+  }
+  p->offset += *n;
+  return *n;
+}
+
+// curl rewinds a part before sending it again (a redirect, a lost connection).
+int SeekPart(void* arg, curl_off_t offset, int origin) {
+  auto* p = static_cast<PartStream*>(arg);
+  if (origin != SEEK_SET || offset < 0) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  p->offset = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+Result<CurlMimePtr> BuildMime(CURL* easy, const std::vector<MultipartPart>& parts,
+                              std::vector<std::unique_ptr<PartStream>>* streams) {
   CurlMimePtr mime(curl_mime_init(easy));
   if (!mime) {
     return MakeError(ErrorCode::kInternal, "curl_mime_init failed");
@@ -217,6 +250,12 @@ Result<CurlMimePtr> BuildMime(CURL* easy, const std::vector<MultipartPart>& part
         e.sys_errno = EIO;
         return e;
       }
+      curl_mime_filename(part, p.filename.c_str());
+    } else if (p.reader) {
+      // Size unknown (-1): curl sends the body with chunked transfer encoding.
+      streams->push_back(std::make_unique<PartStream>());
+      streams->back()->reader = &p.reader;
+      curl_mime_data_cb(part, -1, ReadPart, SeekPart, nullptr, streams->back().get());
       curl_mime_filename(part, p.filename.c_str());
     } else {
       curl_mime_data(part, p.value.data(), p.value.size());
@@ -453,8 +492,9 @@ Result<HttpResponse> CurlTransport::SendOnce(const HttpRequest& req) {
     return MakeError(ErrorCode::kInternal, "curl_easy_init failed");
   }
   CurlMimePtr mime;
+  std::vector<std::unique_ptr<PartStream>> part_streams;
   if (!req.multipart.empty()) {
-    auto built = BuildMime(easy.get(), req.multipart);
+    auto built = BuildMime(easy.get(), req.multipart, &part_streams);
     if (!built.has_value()) {
       curl_easy_reset(easy.get());
       impl_->Release(std::move(easy));
@@ -484,6 +524,11 @@ Result<HttpResponse> CurlTransport::SendOnce(const HttpRequest& req) {
     Error e = MakeError(ErrorCode::kIo, "transfer stopped by the body receiver");
     e.sys_errno = EIO;
     return e;
+  }
+  for (const auto& p : part_streams) {
+    if (p->error) {
+      return *p->error;  // the body's producer gave up: nothing was completed
+    }
   }
   if (t.body_too_large) {
     return MakeError(ErrorCode::kBadResponse,

@@ -106,6 +106,19 @@ Vfs::~Vfs() {
   if (events_thread_.joinable()) {
     events_thread_.join();
   }
+  // Uploads running while their files were written end here, unfinished
+  // (those files were never closed); their requests use this object.
+  std::vector<std::shared_ptr<Staged>> open_files;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, s] : staged_) {
+      open_files.push_back(s);
+    }
+  }
+  for (const auto& s : open_files) {
+    std::lock_guard<std::mutex> op(s->op_mu);
+    s->stream.reset();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (!staged_.empty()) {
     LOG(INFO) << staged_.size()
@@ -1066,6 +1079,7 @@ std::string Vfs::StatusTextLocked() {
   for (const auto& [id, s] : staged_) {
     const model::UploadRecord& r = s->rec;
     const char* state = s->uploading                               ? "uploading"
+                        : s->streaming                             ? "streaming"
                         : !r.last_error.empty()                    ? "failed"
                         : r.state == model::UploadState::kOpen     ? "writing"
                         : r.state == model::UploadState::kDeferred ? "waiting-rename"
@@ -1073,9 +1087,11 @@ std::string Vfs::StatusTextLocked() {
                                                                    : "queued";
     failed += r.last_error.empty() ? 0 : 1;
     // While it uploads: bytes sent (multipart framing included) of the file's size.
+    // While it is still written and already uploading: bytes sent so far.
     const std::string bytes = s->uploading ? std::to_string(std::min<uint64_t>(s->sent, r.size)) +
                                                  "/" + std::to_string(r.size)
-                                           : std::to_string(r.size);
+                              : s->streaming ? std::to_string(s->sent) + "/?"
+                                             : std::to_string(r.size);
     lines += std::string("  ") + state + "\t" + bytes + " bytes\ttask " + r.task_gid + "\t" +
              model::SanitizeComponent(r.name);
     if (!r.last_error.empty()) {

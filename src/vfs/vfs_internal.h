@@ -4,10 +4,12 @@
 #define ASANAFS_SRC_VFS_VFS_INTERNAL_H_
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "asanafs/util/unique_fd.h"
+#include "asanafs/vfs/upload_stream.h"
 #include "asanafs/vfs/vfs.h"
 
 namespace asanafs::vfs {
@@ -50,6 +52,14 @@ struct Vfs::Staged {
   bool dirty = false;
   bool finished = false;   // landed or discarded: never written or uploaded again
   bool too_large = false;  // a write past 100 MiB failed: never uploaded
+  // Uploading while it is written (UploadStream): decided at the first write;
+  // started once stream_upload_min bytes are in, under the name and task below.
+  bool stream_decided = false;
+  std::string stream_task;
+  std::string stream_name;
+  std::atomic<bool> streaming{false};  // its request is running (for the status file)
+  // Last: destroyed first, so its request ends while the rest is still here.
+  std::unique_ptr<UploadStream> stream;
 
   std::string Key() const { return "staged:" + std::to_string(rec.id); }
 };

@@ -285,6 +285,9 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
                   << " would pass Asana's 100 MiB limit; it will not be uploaded";
       }
       file->staged->too_large = true;
+      if (file->staged->stream != nullptr) {
+        file->staged->stream->Break();
+      }
     }
     return MakeError(ErrorCode::kTooLarge,
                      "Asana attachments hold at most 100 MiB (104857600 bytes)");
@@ -304,17 +307,7 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
       file->staged = nullptr;
       continue;
     }
-    size_t done = 0;
-    while (done < size) {
-      ssize_t n = ::pwrite(s->fd.get(), buf + done, size - done, offset + static_cast<off_t>(done));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return SysError("writing the staged file");
-      }
-      done += static_cast<size_t>(n);
-    }
+    RETURN_IF_ERROR(WriteStaged(*s, buf, size, offset));
     s->dirty = true;
     file->wrote = true;
     std::lock_guard<std::mutex> lock(mu_);
@@ -332,6 +325,91 @@ Result<size_t> Vfs::Write(uint64_t fh, const char* buf, size_t size, off_t offse
     }
     return size;
   }
+}
+
+Status Vfs::WriteStaged(Staged& s, const char* buf, size_t size, off_t offset) {
+  if (!s.stream_decided) {
+    s.stream_decided = true;
+    bool fresh;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fresh = s.rec.state == model::UploadState::kOpen && !IsTemporaryName(s.rec.name);
+    }
+    struct stat st;
+    // Only a file written from its first byte: rsync's temporary files are
+    // renamed after close, so their name is not known yet.
+    if (fresh && offset == 0 && options_.stream_upload_min > 0 && streams_supported_ &&
+        ::fstat(s.fd.get(), &st) == 0 && st.st_size == 0) {
+      s.stream = std::make_unique<UploadStream>(s.fd.get(), options_.stream_idle);
+    }
+  }
+  if (s.stream == nullptr) {
+    return WriteAllAt(s.fd.get(), buf, size, offset);
+  }
+  RETURN_IF_ERROR(s.stream->Write(buf, size, offset));
+  if (s.stream->appended() < options_.stream_upload_min || s.stream->started() ||
+      s.stream->broken() || streams_running_ >= kMaxStreamingUploads) {
+    return OkStatus();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.stream_task = s.rec.task_gid;
+    s.stream_name = s.rec.name;
+  }
+  s.sent = 0;
+  s.streaming = true;
+  ++streams_running_;
+  // The thread ends before `s` goes (Staged::stream is destroyed first).
+  s.stream->Start([this, task = s.stream_task, name = s.stream_name,
+                   sp = &s](const asana::UploadReader& reader) {
+    auto att =
+        api_.UploadAttachmentStream(task, name, reader, [sp](uint64_t n) { sp->sent.store(n); });
+    sp->streaming = false;
+    --streams_running_;
+    return att;
+  });
+  return OkStatus();
+}
+
+Result<bool> Vfs::CompleteStream(Staged& s, uint64_t size) {
+  std::unique_ptr<UploadStream> stream = std::move(s.stream);
+  if (stream == nullptr || !stream->started()) {
+    return false;
+  }
+  bool same;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Renamed or moved while written: the request carries the old name.
+    same = s.rec.name == s.stream_name && s.rec.task_gid == s.stream_task;
+    s.uploading = same;
+  }
+  if (!same) {
+    return false;  // `stream` goes: its request is aborted unfinished
+  }
+  auto att = stream->Complete(size);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.uploading = false;
+  }
+  if (att.has_value()) {
+    RETURN_IF_ERROR(Land(s, *att));
+    return true;
+  }
+  const Error& e = att.error();
+  if (stream->body_complete()) {
+    // The whole file went out; if the reply was lost, Asana may have it.
+    std::lock_guard<std::mutex> lock(mu_);
+    s.check_remote = e.code == ErrorCode::kTimeout || e.code == ErrorCode::kUnavailable;
+  } else if (e.code == ErrorCode::kInvalidArgument || e.code == ErrorCode::kNotSupported) {
+    // A server that will not take a chunked body (411, 400): stop trying.
+    if (streams_supported_.exchange(false)) {
+      LOG(WARN) << "the server refused an upload sent while its file was written (" << e.message
+                << "); files upload at close from now on";
+    }
+  }
+  LOG(INFO) << "upload of " << Redacted{s.rec.name} << " while it was written did not complete ("
+            << e.message << "); uploading the staged file";
+  return false;
 }
 
 Status Vfs::UploadIfDirty(Staged& s) {
@@ -367,10 +445,18 @@ Status Vfs::UploadIfDirty(Staged& s) {
     s.dirty = false;
     if (rec.state == model::UploadState::kDeferred) {
       // rsync renames its temporary file right after closing it: upload then.
+      s.stream.reset();
       Schedule(rec.id, options_.temp_grace);
       return OkStatus();
     }
+    // Only now, with the content saved and journalled as complete, may the
+    // request that ran while it was written end its body.
+    ASSIGN_OR_RETURN(bool landed, CompleteStream(s, rec.size));
+    if (landed) {
+      return OkStatus();
+    }
   }
+  s.stream.reset();
   return UploadNow(s);
 }
 
@@ -595,6 +681,7 @@ void Vfs::Discard(Staged& s) {
   (void)state_.RemoveUpload(s.rec.id);
   ::unlink(s.path.c_str());
   s.finished = true;
+  s.stream.reset();
 }
 
 Status Vfs::Flush(uint64_t fh, pid_t pid) {
@@ -1037,6 +1124,9 @@ Result<struct stat> Vfs::SetAttr(uint64_t ino, const SetAttrRequest& req) {
     if (!unchanged) {
       ASSIGN_OR_RETURN(auto s, StageExisting(ino, *req.size == 0));
       std::lock_guard<std::mutex> op(s->op_mu);
+      if (s->stream != nullptr && s->stream->appended() != static_cast<uint64_t>(*req.size)) {
+        s->stream->Break();  // what it sent is no longer the file's start
+      }
       if (::ftruncate(s->fd.get(), *req.size) != 0) {
         return SysError("truncating the staged file");
       }

@@ -285,7 +285,9 @@ def test_write_past_100_mib_fails_with_efbig_and_uploads_nothing(mount, emulator
 
     assert named(emulator, task.gid, "too-big.bin") == []
     assert counts(emulator)[0] == 0
-    assert requests(emulator, "POST /attachments") == 0
+    # The upload that began while the file was written (-o stream_upload) is
+    # abandoned with its body unfinished: at most that one request, nothing created.
+    assert requests(emulator, "POST /attachments") <= 1
 
 
 def test_failed_upload_is_reported_kept_and_retried_once(mount, emulator, world, tmp_path):

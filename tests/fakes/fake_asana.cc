@@ -206,8 +206,8 @@ Result<uint64_t> FakeAsana::Download(const std::string& url, uint64_t offset, ui
     }
     content = it->second.content;
     if (offset < content.size()) {
-      downloaded_bytes_ += std::min<uint64_t>(length == 0 ? content.size() : length,
-                                              content.size() - offset);
+      downloaded_bytes_ +=
+          std::min<uint64_t>(length == 0 ? content.size() : length, content.size() - offset);
     }
   }
   if (offset >= content.size()) {
@@ -233,8 +233,43 @@ Result<asana::Attachment> FakeAsana::UploadAttachment(const std::string& parent,
   if (progress) {
     progress(ss.str().size());
   }
+  return AddUpload("UploadAttachment", parent, name, ss.str());
+}
+
+Result<asana::Attachment> FakeAsana::UploadAttachmentStream(const std::string& parent,
+                                                            const std::string& name,
+                                                            const asana::UploadReader& reader,
+                                                            const asana::UploadProgress& progress) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++streams_begun_;
+    if (!streams_supported_) {
+      return MakeError(ErrorCode::kNotSupported, "streamed uploads are not supported here");
+    }
+  }
+  std::string content;
+  char buf[65536];
+  for (;;) {
+    auto n = reader(content.size(), buf, sizeof buf);
+    if (!n.has_value()) {
+      return n.error();  // the body never ended: nothing is created
+    }
+    if (*n == 0) {
+      break;
+    }
+    content.append(buf, *n);
+    if (progress) {
+      progress(content.size());
+    }
+  }
+  return AddUpload("UploadAttachmentStream", parent, name, content);
+}
+
+Result<asana::Attachment> FakeAsana::AddUpload(const std::string& method, const std::string& parent,
+                                               const std::string& name,
+                                               const std::string& content) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto e = Enter("UploadAttachment")) {
+  if (auto e = Enter(method)) {
     return *e;
   }
   asana::Attachment a;
@@ -242,9 +277,9 @@ Result<asana::Attachment> FakeAsana::UploadAttachment(const std::string& parent,
   a.name = name;
   a.host = "asana";
   a.parent_gid = parent;
-  a.size = ss.str().size();
+  a.size = content.size();
   attachments_by_task_[parent].push_back(a.gid);
-  attachments_[a.gid] = {a, ss.str()};
+  attachments_[a.gid] = {a, content};
   return a;
 }
 

@@ -61,6 +61,20 @@ class FakeAsana : public asana::AsanaApi {
                                              const std::string& file_name,
                                              const std::string& local_path,
                                              const asana::UploadProgress& progress = {}) override;
+  // Reads the body to its end, as a server would; streams_begun() counts calls.
+  Result<asana::Attachment> UploadAttachmentStream(
+      const std::string& parent_gid, const std::string& file_name,
+      const asana::UploadReader& reader, const asana::UploadProgress& progress = {}) override;
+  int streams_begun() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return streams_begun_;
+  }
+  // false: UploadAttachmentStream fails with kNotSupported (a server that
+  // refuses chunked bodies).
+  void SetStreamsSupported(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_supported_ = on;
+  }
   Status DeleteAttachment(const std::string& gid) override;
   Result<asana::Task> CreateTask(const std::string& project_gid, const std::string& name) override;
   Result<asana::EventPage> GetEvents(const std::string& resource_gid,
@@ -71,6 +85,9 @@ class FakeAsana : public asana::AsanaApi {
  private:
   // Counts the call; returns an injected error if one is pending.
   std::optional<Error> Enter(const std::string& method);
+  // Records an uploaded attachment (after Enter(method) let it through).
+  Result<asana::Attachment> AddUpload(const std::string& method, const std::string& parent,
+                                      const std::string& name, const std::string& content);
 
   mutable std::mutex mu_;
   std::map<std::string, int> calls_;
@@ -85,6 +102,8 @@ class FakeAsana : public asana::AsanaApi {
   std::map<std::string, std::vector<std::string>> attachments_by_task_;
   std::map<std::string, AttachmentRecord> attachments_;
   int next_gid_ = 900000;
+  int streams_begun_ = 0;
+  bool streams_supported_ = true;
   uint64_t downloaded_bytes_ = 0;
 };
 

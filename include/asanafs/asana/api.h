@@ -22,6 +22,10 @@ namespace asanafs::asana {
 
 // Told how many bytes of an upload have been sent so far.
 using UploadProgress = std::function<void(uint64_t sent)>;
+// Gives bytes [offset, offset + len) of an upload that is still being
+// produced, blocking until some are there: the count (0 = the end) or an error
+// that aborts the upload. Called again from 0 if the request is re-sent.
+using UploadReader = std::function<Result<size_t>(uint64_t offset, char* buf, size_t len)>;
 // Receives downloaded bytes in order; returning false aborts the download.
 using ByteSink = std::function<bool(std::string_view)>;
 
@@ -68,6 +72,20 @@ class AsanaApi {
                                               const std::string& file_name,
                                               const std::string& local_path,
                                               const UploadProgress& progress = {}) = 0;
+  // The same POST with the file's bytes taken from `reader` as they are written
+  // (chunked transfer encoding): the upload runs while the file is produced
+  // and completes when `reader` says the end. An error from `reader` aborts
+  // the request before its body is complete, so nothing is created.
+  virtual Result<Attachment> UploadAttachmentStream(const std::string& parent_gid,
+                                                    const std::string& file_name,
+                                                    const UploadReader& reader,
+                                                    const UploadProgress& progress = {}) {
+    (void)parent_gid;
+    (void)file_name;
+    (void)reader;
+    (void)progress;
+    return MakeError(ErrorCode::kNotSupported, "streamed uploads are not supported here");
+  }
   // DELETE /attachments/{gid}
   virtual Status DeleteAttachment(const std::string& gid) = 0;
   // POST /tasks with projects=[project_gid]

@@ -75,6 +75,10 @@ class AsanaClient : public AsanaApi {
   Result<Attachment> UploadAttachment(const std::string& parent_gid, const std::string& file_name,
                                       const std::string& local_path,
                                       const UploadProgress& progress = {}) override;
+  Result<Attachment> UploadAttachmentStream(const std::string& parent_gid,
+                                            const std::string& file_name,
+                                            const UploadReader& reader,
+                                            const UploadProgress& progress = {}) override;
   Status DeleteAttachment(const std::string& gid) override;
   Result<Task> CreateTask(const std::string& project_gid, const std::string& name) override;
   Result<Task> CreateSubtask(const std::string& parent_task_gid, const std::string& name) override;
@@ -87,6 +91,9 @@ class AsanaClient : public AsanaApi {
   // `also_ok`) or the classified Error.
   Result<http::HttpResponse> Call(const std::string& method, const std::string& path,
                                   const Query& query, http::HttpRequest req, int also_ok = 0);
+  // POST /attachments with `file` (its content source set) as the file part.
+  Result<Attachment> PostAttachment(const std::string& parent_gid, const std::string& file_name,
+                                    http::MultipartPart file, const UploadProgress& progress);
   // GETs `path` page by page until next_page is null.
   template <typename T, typename Decode>
   Result<std::vector<T>> ListAll(const std::string& path, Query query, Decode decode);

@@ -37,11 +37,12 @@ struct Options {
   int timeout_s = 30;
   std::string log_level = "info";
   bool redact = false;
-  bool sections = false;               // -o sections: project → section → task directories
-  bool read_only = false;              // -o ro (also passed on to libfuse)
-  int temp_grace_s = 60;               // upload a never-renamed temporary file after this long
-  uint64_t cache_size = 10ull << 30;   // content cache cap in bytes
-  bool token_on_command_line = false;  // -o token=… was given: refused
+  bool sections = false;                // -o sections: project → section → task directories
+  bool read_only = false;               // -o ro (also passed on to libfuse)
+  int temp_grace_s = 60;                // upload a never-renamed temporary file after this long
+  uint64_t cache_size = 10ull << 30;    // content cache cap in bytes
+  uint64_t stream_upload = 4ull << 20;  // upload a new file while written once this much is in
+  bool token_on_command_line = false;   // -o token=… was given: refused
   // Owner and permission bits every file and directory shows (-o uid=, gid=, umask=).
   std::optional<uid_t> uid;  // unset: the user who mounted
   std::optional<gid_t> gid;

@@ -25,14 +25,22 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // `HttpRequest::range->second` value meaning "to the end" (Range: bytes=N-).
 inline constexpr uint64_t kRangeToEnd = UINT64_MAX;
 
-// One part of a multipart/form-data body. Either `value` (a plain field) or
-// `file_path` (streamed from disk, sent with `filename` and `content_type`).
+// Gives bytes [offset, offset + len) of a body part whose length is not known
+// yet, blocking until some are there: the count given (0 = the end), or an
+// error to abort the request. Called again from 0 when a request is re-sent.
+using PartReader = std::function<Result<size_t>(uint64_t offset, char* buf, size_t len)>;
+
+// One part of a multipart/form-data body. Either `value` (a plain field),
+// `file_path` (streamed from disk) or `reader` (streamed as it is produced,
+// so the body goes out with chunked transfer encoding); the last two are sent
+// with `filename` and `content_type`.
 struct MultipartPart {
   std::string name;
   std::string value;
   std::string file_path;
   std::string filename;      // already encoded for the header by the caller
   std::string content_type;  // e.g. "application/octet-stream"
+  PartReader reader;
 };
 
 struct HttpRequest {

@@ -83,7 +83,17 @@ struct VfsOptions {
   std::chrono::seconds active_window{300};
   // -o sections: project directories list their sections, each holding its tasks.
   bool sections = false;
+  // A new file written front to back starts uploading once this many bytes are
+  // in, instead of at close (0 = only at close). See vfs/upload_stream.h.
+  uint64_t stream_upload_min = 4 << 20;
+  // How long such an upload waits for the writer's next bytes before it gives
+  // up (the file then uploads at close).
+  std::chrono::milliseconds stream_idle{5000};
 };
+
+// Uploads running while their file is written, at most: each holds one of
+// Asana's 15 writes in flight for as long as its writer writes.
+inline constexpr int kMaxStreamingUploads = 2;
 
 // Tells the kernel to drop what it cached (libfuse's notify_inval_*); set by
 // the FUSE layer. Called from the poller thread, never with a Vfs lock held.
@@ -263,10 +273,16 @@ class Vfs {
   Result<std::shared_ptr<Staged>> NewStaged(model::UploadRecord rec, int content_fd,
                                             uint64_t copy_bytes);
   Result<std::shared_ptr<Staged>> StageExisting(uint64_t ino, bool truncate);
-  Status UploadIfDirty(Staged& s);                       // op_mu held
-  Status UploadNow(Staged& s);                           // op_mu held
-  Status Land(Staged& s, const asana::Attachment& att);  // op_mu held
-  Status DeleteReplaced(Staged& s);                      // op_mu held
+  Status UploadIfDirty(Staged& s);  // op_mu held
+  Status UploadNow(Staged& s);      // op_mu held
+  // Stages the write through the file's UploadStream when it has one; decides
+  // at the first write whether it gets one, and starts it (op_mu held).
+  Status WriteStaged(Staged& s, const char* buf, size_t size, off_t offset);
+  // Ends the upload that ran while the file was written, if it is still the
+  // file's (same content, name and task). Landed: true; false: upload as usual.
+  Result<bool> CompleteStream(Staged& s, uint64_t size);  // op_mu held
+  Status Land(Staged& s, const asana::Attachment& att);   // op_mu held
+  Status DeleteReplaced(Staged& s);                       // op_mu held
   void FinishOpenReaders(const std::string& gid);
   void Finish(Staged& s, const asana::Attachment& att);  // op_mu held
   void Discard(Staged& s);                               // op_mu held
@@ -327,6 +343,9 @@ class Vfs {
   std::map<std::string, std::string> sync_tokens_;
   KernelInvalidator kernel_;
   std::atomic<bool> events_supported_{true};
+  std::atomic<int> streams_running_{0};  // UploadStream requests in flight
+  // Cleared when the server refused a streamed (chunked) upload as such.
+  std::atomic<bool> streams_supported_{true};
   std::thread events_thread_;  // waits on work_cv_ like worker_
 
   std::mutex remotes_mu_;  // guards remotes_: files being streamed, by gid

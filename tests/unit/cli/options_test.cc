@@ -168,6 +168,19 @@ TEST(SizeTest, ParsesUnitsAndRejectsJunk) {
   EXPECT_FALSE(Parse({"asanafs", "-o", "cache_size=lots", "/mnt"}).options.has_value());
 }
 
+TEST(OptionsTest, StreamUploadIsASizeAndZeroTurnsItOff) {
+  auto d = Parse({"asanafs", "/mnt"});
+  ASSERT_TRUE(d.options.has_value());
+  EXPECT_EQ(d.options->stream_upload, 4ull << 20);
+  auto p = Parse({"asanafs", "-o", "stream_upload=16M", "/mnt"});
+  ASSERT_TRUE(p.options.has_value());
+  EXPECT_EQ(p.options->stream_upload, 16ull << 20);
+  auto off = Parse({"asanafs", "-o", "stream_upload=0", "/mnt"});
+  ASSERT_TRUE(off.options.has_value());
+  EXPECT_EQ(off.options->stream_upload, 0u);
+  EXPECT_FALSE(Parse({"asanafs", "-o", "stream_upload=soon", "/mnt"}).options.has_value());
+}
+
 TEST(CacheDirTest, ExplicitThenXdgThenHome) {
   Options o;
   o.cache_dir = "/x/y";

@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -81,6 +83,8 @@ class CurlTransportTest : public ::testing::Test {
       upload_type_ = file.content_type;
       upload_content_ = file.content;
       upload_content_type_header_ = req.get_header_value("Content-Type");
+      upload_transfer_encoding_ = req.get_header_value("Transfer-Encoding");
+      ++uploads_;
       res.set_content(R"({"data":{"gid":"9"}})", "application/json");
     });
     server_.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
@@ -134,7 +138,8 @@ class CurlTransportTest : public ::testing::Test {
   std::vector<std::string> seen_auth_;
   std::string seen_query_;
   std::string upload_parent_, upload_filename_, upload_type_, upload_content_,
-      upload_content_type_header_;
+      upload_content_type_header_, upload_transfer_encoding_;
+  int uploads_ = 0;
 };
 
 TEST_F(CurlTransportTest, BufferedGetWithHeaders) {
@@ -266,9 +271,9 @@ TEST_F(CurlTransportTest, MultipartUploadArrivesIntact) {
   req.method = "POST";
   req.url = Url("/upload");
   req.idempotent = false;
-  MultipartPart parent{"parent", "1207", "", "", ""};
-  MultipartPart file{"file", "", path, "r%C3%A9sum%C3%A9%20%22x%22.pdf",
-                     "application/octet-stream"};
+  MultipartPart parent{"parent", "1207", "", "", "", {}};
+  MultipartPart file{"file", "", path, "r%C3%A9sum%C3%A9%20%22x%22.pdf", "application/octet-stream",
+                     {}};
   req.multipart = {parent, file};
   auto r = transport_->Send(req);
   ::unlink(path);
@@ -283,11 +288,69 @@ TEST_F(CurlTransportTest, MultipartUploadArrivesIntact) {
   EXPECT_EQ(upload_content_type_header_.rfind("multipart/form-data", 0), 0u);
 }
 
+// A part produced while it is sent (a file still being written): its length is
+// unknown, so the body goes out chunked, and the reader is asked until it says
+// the end, in whatever pieces it gives.
+TEST_F(CurlTransportTest, StreamedPartArrivesIntactAndChunked) {
+  const std::string content = Pattern(700001);
+  std::atomic<int> calls{0};
+  HttpRequest req;
+  req.method = "POST";
+  req.url = Url("/upload");
+  req.idempotent = false;
+  MultipartPart file{"file", "", "", "s.bin", "application/octet-stream", {}};
+  file.reader = [&](uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+    ++calls;
+    if (offset >= content.size()) {
+      return size_t{0};
+    }
+    size_t n = std::min<size_t>({len, content.size() - offset, 65537});
+    std::memcpy(buf, content.data() + offset, n);
+    return n;
+  };
+  req.multipart = {MultipartPart{"parent", "1207", "", "", "", {}}, file};
+  auto r = transport_->Send(req);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_GT(calls.load(), 10);
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(upload_transfer_encoding_, "chunked");
+  EXPECT_EQ(upload_filename_, "s.bin");
+  EXPECT_EQ(upload_content_.size(), content.size());
+  EXPECT_TRUE(upload_content_ == content);
+}
+
+// A reader that gives up aborts the request before its body is complete: the
+// server never sees a finished upload, and the caller gets the reader's error.
+TEST_F(CurlTransportTest, StreamedPartReaderErrorAbortsTheRequest) {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = Url("/upload");
+  req.idempotent = false;
+  MultipartPart file{"file", "", "", "s.bin", "application/octet-stream", {}};
+  file.reader = [](uint64_t offset, char* buf, size_t len) -> Result<size_t> {
+    if (offset >= 200000) {
+      return MakeError(ErrorCode::kIo, "the writer went away");
+    }
+    size_t n = std::min<size_t>(len, 200000 - offset);
+    std::memset(buf, 'x', n);
+    return n;
+  };
+  req.multipart = {file};
+  auto r = transport_->Send(req);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+  EXPECT_EQ(r.error().message, "the writer went away");
+  std::this_thread::sleep_for(milliseconds(100));  // a late handler would show here
+  std::lock_guard<std::mutex> lock(mu_);
+  EXPECT_EQ(uploads_, 0);
+}
+
 TEST_F(CurlTransportTest, MissingUploadFileIsAnError) {
   HttpRequest req;
   req.method = "POST";
   req.url = Url("/upload");
-  req.multipart = {MultipartPart{"file", "", "/nonexistent/asanafs/file", "f", "text/plain"}};
+  req.multipart = {MultipartPart{"file", "", "/nonexistent/asanafs/file", "f", "text/plain", {}}};
   auto r = transport_->Send(req);
   ASSERT_FALSE(r.has_value());
 }

@@ -24,6 +24,7 @@ namespace asanafs::vfs {
 namespace {
 
 using asanafs::testing::FakeAsana;
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 class FakeClock : public Clock {
@@ -184,6 +185,8 @@ class VfsTest : public ::testing::Test {
     options.temp_grace = seconds(30);
     options.start_worker = false;
     options.sections = sections_;
+    options.stream_upload_min = stream_min_;
+    options.stream_idle = stream_idle_;
     fs_ = std::make_unique<Vfs>(api_, *cache_, *state_, clock_, options);
   }
 
@@ -234,6 +237,9 @@ class VfsTest : public ::testing::Test {
   HookedAsana api_;
   FakeClock clock_;
   bool sections_ = false;  // -o sections at the next Mount()
+  // Upload-while-writing settings at the next Mount(): off unless a test asks.
+  uint64_t stream_min_ = 0;
+  std::chrono::milliseconds stream_idle_{5000};
   std::unique_ptr<model::ContentCache> cache_;
   std::unique_ptr<model::StateDb> state_;
   std::unique_ptr<Vfs> fs_;
@@ -1397,4 +1403,156 @@ TEST_F(VfsViewsTest, AKeyResourceAddedInAsanaShowsAfterAStoryOnTheProject) {
 }
 
 }  // namespace
+// Uploads while a new file is written (vfs/upload_stream.h): the fake Asana
+// reads a streamed body to its end, as a server would.
+class VfsUploadStreamTest : public VfsWriteTest {
+ protected:
+  void SetUp() override {
+    VfsWriteTest::SetUp();
+    stream_min_ = 64 * 1024;
+    Mount();
+    task_ = TaskIno();
+    content_ = std::string(192 * 1024, '\0');
+    for (size_t i = 0; i < content_.size(); ++i) {
+      content_[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+    }
+    api_.ResetCalls();
+  }
+
+  uint64_t Open(const std::string& name) {
+    auto created = fs_->Create(task_, name, 0644, O_WRONLY | O_CREAT, 7);
+    EXPECT_TRUE(created.has_value());
+    return created ? created->fh : 0;
+  }
+  void WriteAt(uint64_t fh, size_t offset, size_t size) {
+    ASSERT_EQ(*fs_->Write(fh, content_.data() + offset, size, static_cast<off_t>(offset)), size);
+  }
+  // Waits (up to 5 s) until the fake server has begun `n` streamed uploads.
+  bool StreamsBegun(int n) {
+    for (int i = 0; i < 500 && api_.streams_begun() < n; ++i) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return api_.streams_begun() == n;
+  }
+  // Creates `name`, writes its first 128 KiB and waits until its upload began.
+  uint64_t OpenStreaming(const std::string& name) {
+    const int before = api_.streams_begun();
+    uint64_t fh = Open(name);
+    WriteAt(fh, 0, 128 * 1024);
+    EXPECT_TRUE(StreamsBegun(before + 1)) << name;
+    return fh;
+  }
+  Status Close(uint64_t fh) {
+    Status closed = fs_->Flush(fh, 7);
+    fs_->Release(fh);
+    return closed;
+  }
+  void ExpectOneRemote(const std::string& name, const std::string& content) {
+    auto remote = Remote(name);
+    ASSERT_EQ(remote.size(), 1u) << name;
+    EXPECT_TRUE(RemoteContent(remote[0].gid) == content) << name;
+  }
+
+  uint64_t task_ = 0;
+  std::string content_;
+};
+
+TEST_F(VfsUploadStreamTest, AFileWrittenInOrderUploadsWhileWrittenAndOnce) {
+  uint64_t fh = Open("big.bin");
+  WriteAt(fh, 0, 64 * 1024);
+  ASSERT_TRUE(StreamsBegun(1));  // before the close, once 64 KiB were in
+  EXPECT_NE(fs_->StatusText().find("streaming\t"), std::string::npos) << fs_->StatusText();
+  WriteAt(fh, 64 * 1024, 128 * 1024);
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachmentStream"), 1);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 0);
+  ExpectOneRemote("big.bin", content_);
+  EXPECT_EQ(fs_->GetUploadStats().staged, 0u);
+}
+
+TEST_F(VfsUploadStreamTest, ASmallFileUploadsAtCloseOnly) {
+  uint64_t fh = Open("small.bin");
+  WriteAt(fh, 0, 1000);
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.streams_begun(), 0);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  ExpectOneRemote("small.bin", content_.substr(0, 1000));
+}
+
+TEST_F(VfsUploadStreamTest, ARewriteOfSentBytesUploadsTheWholeFileAtClose) {
+  uint64_t fh = OpenStreaming("patched.bin");
+  content_.replace(10, 3, "XYZ");
+  WriteAt(fh, 10, 3);  // what went out is no longer the file
+  WriteAt(fh, 128 * 1024, 64 * 1024);
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachmentStream"), 0);  // aborted, never completed
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  ExpectOneRemote("patched.bin", content_);
+}
+
+TEST_F(VfsUploadStreamTest, ATruncateWhileWrittenUploadsTheWholeFileAtClose) {
+  uint64_t fh = OpenStreaming("cut.bin");
+  SetAttrRequest cut;
+  cut.size = 1000;
+  auto entry = fs_->Lookup(task_, "cut.bin");
+  ASSERT_TRUE(entry.has_value());
+  ASSERT_TRUE(fs_->SetAttr(entry->ino, cut).has_value());
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachmentStream"), 0);
+  ExpectOneRemote("cut.bin", content_.substr(0, 1000));
+}
+
+TEST_F(VfsUploadStreamTest, ARenameBeforeCloseLandsUnderTheNewNameOnly) {
+  uint64_t fh = OpenStreaming("draft.bin");
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task_, "draft.bin", task_, "final.bin", 0)), 0);
+  WriteAt(fh, 128 * 1024, 64 * 1024);
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_TRUE(Remote("draft.bin").empty());
+  ExpectOneRemote("final.bin", content_);
+}
+
+TEST_F(VfsUploadStreamTest, AFileRemovedWhileWrittenNeverLands) {
+  uint64_t fh = OpenStreaming("gone.bin");
+  ASSERT_EQ(ErrnoOf(fs_->Unlink(task_, "gone.bin")), 0);
+  (void)Close(fh);
+  EXPECT_TRUE(Remote("gone.bin").empty());
+  EXPECT_EQ(api_.Calls("UploadAttachmentStream") + api_.Calls("UploadAttachment"), 0);
+}
+
+TEST_F(VfsUploadStreamTest, AQuietWriterLetsTheUploadGoAndItLandsAtClose) {
+  stream_idle_ = milliseconds(50);
+  Mount();
+  task_ = TaskIno();
+  uint64_t fh = OpenStreaming("slow.bin");
+  std::this_thread::sleep_for(milliseconds(300));  // past the idle limit: the request gave up
+  WriteAt(fh, 128 * 1024, 64 * 1024);
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.Calls("UploadAttachmentStream"), 0);
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  ExpectOneRemote("slow.bin", content_);
+}
+
+TEST_F(VfsUploadStreamTest, AFailureAfterTheWholeBodyLooksBeforeUploadingAgain) {
+  api_.FailNext("UploadAttachmentStream", MakeError(ErrorCode::kTimeout, "reply lost"));
+  uint64_t fh = Open("lost.bin");
+  WriteAt(fh, 0, content_.size());
+  ASSERT_TRUE(Close(fh).has_value());
+  EXPECT_EQ(api_.streams_begun(), 1);
+  EXPECT_GE(api_.Calls("ListAttachments"), 1);  // did it land after all? (no)
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 1);
+  ExpectOneRemote("lost.bin", content_);
+}
+
+TEST_F(VfsUploadStreamTest, AServerThatRefusesStreamsGetsUploadsAtCloseFromThenOn) {
+  api_.SetStreamsSupported(false);
+  for (const std::string name : {"one.bin", "two.bin"}) {
+    uint64_t fh = Open(name);
+    WriteAt(fh, 0, content_.size());
+    ASSERT_TRUE(Close(fh).has_value());
+    ExpectOneRemote(name, content_);
+  }
+  EXPECT_EQ(api_.streams_begun(), 1);  // tried once, then no more
+  EXPECT_EQ(api_.Calls("UploadAttachment"), 2);
+}
+
 }  // namespace asanafs::vfs

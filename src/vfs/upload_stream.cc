@@ -1,0 +1,173 @@
+#include "asanafs/vfs/upload_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace asanafs::vfs {
+
+namespace {
+
+Error StreamBroken() {
+  Error e = MakeError(ErrorCode::kIo, "the upload while writing was given up");
+  e.sys_errno = EIO;
+  return e;
+}
+
+Error SysErrorOf(const char* what) {
+  Error e = MakeError(ErrorCode::kIo, std::string(what) + ": " + std::strerror(errno));
+  e.sys_errno = errno;
+  return e;
+}
+
+}  // namespace
+
+Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, buf + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return SysErrorOf("writing the staged file");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+UploadStream::UploadStream(int fd, std::chrono::milliseconds idle_limit)
+    : fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0)), idle_limit_(idle_limit) {
+  if (!fd_.valid()) {
+    broken_ = true;  // never started; the file uploads at close as usual
+  }
+}
+
+UploadStream::~UploadStream() {
+  Break();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+Status UploadStream::Write(const char* buf, size_t size, off_t offset) {
+  // The lock spans the pwrite: the request must never send bytes that a
+  // write is still changing.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!fd_.valid()) {
+    return MakeError(ErrorCode::kIo, "the staged file could not be duplicated");
+  }
+  RETURN_IF_ERROR(WriteAllAt(fd_.get(), buf, size, offset));
+  if (size == 0 || broken_) {
+    return OkStatus();
+  }
+  if (static_cast<uint64_t>(offset) == appended_) {
+    appended_ += size;
+  } else {
+    broken_ = true;  // a rewrite or a hole: what was (or will be) sent is not the file
+  }
+  cv_.notify_all();
+  return OkStatus();
+}
+
+uint64_t UploadStream::appended() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return appended_;
+}
+
+void UploadStream::Start(Upload upload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable() || broken_) {
+    return;
+  }
+  thread_ = std::thread([this, upload = std::move(upload)] {
+    Result<asana::Attachment> r =
+        upload([this](uint64_t offset, char* buf, size_t len) { return Read(offset, buf, len); });
+    std::lock_guard<std::mutex> lock(mu_);
+    result_ = std::move(r);
+  });
+}
+
+bool UploadStream::started() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return thread_.joinable();
+}
+
+void UploadStream::Break() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!complete_) {
+    broken_ = true;
+    cv_.notify_all();
+  }
+}
+
+bool UploadStream::broken() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return broken_;
+}
+
+Result<asana::Attachment> UploadStream::Complete(uint64_t size) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (broken_ || size != appended_ || !thread_.joinable()) {
+      broken_ = true;
+    } else {
+      complete_ = true;
+    }
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!complete_) {
+    return StreamBroken();
+  }
+  return result_.value_or(StreamBroken());
+}
+
+bool UploadStream::body_complete() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return body_complete_;
+}
+
+Result<size_t> UploadStream::Read(uint64_t offset, char* buf, size_t len) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // Waits for the writer; a writer quiet for idle_limit_ is not worth an open
+  // request (servers time out idle bodies too): it uploads at close instead.
+  while (!broken_ && !complete_ && offset >= appended_) {
+    const uint64_t before = appended_;
+    if (!cv_.wait_for(lock, idle_limit_,
+                      [&] { return broken_ || complete_ || appended_ != before; })) {
+      broken_ = true;
+    }
+  }
+  if (broken_) {
+    return StreamBroken();
+  }
+  if (offset >= appended_) {
+    body_complete_ = true;  // complete_: the end of the file
+    return size_t{0};
+  }
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(len, appended_ - offset));
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd_.get(), buf + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      broken_ = true;
+      return r < 0 ? SysErrorOf("reading the staged file") : StreamBroken();
+    }
+    done += static_cast<size_t>(r);
+  }
+  return n;
+}
+
+}  // namespace asanafs::vfs
