@@ -56,22 +56,37 @@ UploadStream::~UploadStream() {
 }
 
 Status UploadStream::Write(const char* buf, size_t size, off_t offset) {
-  // The lock spans the pwrite: the request must never send bytes that a
-  // write is still changing.
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!fd_.valid()) {
-    return MakeError(ErrorCode::kIo, "the staged file could not be duplicated");
-  }
-  RETURN_IF_ERROR(WriteAllAt(fd_.get(), buf, size, offset));
-  if (size == 0 || broken_) {
-    return OkStatus();
-  }
-  if (static_cast<uint64_t>(offset) == appended_) {
+  uint64_t flush_from = 0;
+  uint64_t flush_to = 0;
+  {
+    // The lock spans the pwrite: the request must never send bytes that a
+    // write is still changing.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fd_.valid()) {
+      return MakeError(ErrorCode::kIo, "the staged file could not be duplicated");
+    }
+    RETURN_IF_ERROR(WriteAllAt(fd_.get(), buf, size, offset));
+    if (size == 0 || broken_) {
+      return OkStatus();
+    }
+    if (static_cast<uint64_t>(offset) != appended_) {
+      broken_ = true;  // a rewrite or a hole: what was (or will be) sent is not the file
+      cv_.notify_all();
+      return OkStatus();
+    }
     appended_ += size;
-  } else {
-    broken_ = true;  // a rewrite or a hole: what was (or will be) sent is not the file
+    cv_.notify_all();
+    if (appended_ - flushed_ >= kFlushStep) {
+      flush_from = flushed_;
+      flush_to = flushed_ = appended_;
+    }
   }
-  cv_.notify_all();
+  if (flush_to > flush_from) {
+    // Starts writing the bytes to disk now, while they upload: the fsync at
+    // close, which must come before the request may end, then has little left.
+    (void)::sync_file_range(fd_.get(), static_cast<off_t>(flush_from),
+                            static_cast<off_t>(flush_to - flush_from), SYNC_FILE_RANGE_WRITE);
+  }
   return OkStatus();
 }
 

@@ -70,7 +70,10 @@ class UploadStream {
   const std::chrono::milliseconds idle_limit_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  // Disk writeback of the appended bytes is started every kFlushStep bytes.
+  static constexpr uint64_t kFlushStep = 8 << 20;
   uint64_t appended_ = 0;  // bytes [0, appended_) written in order
+  uint64_t flushed_ = 0;   // writeback started up to here
   bool complete_ = false;  // the file ends at appended_
   bool broken_ = false;
   bool body_complete_ = false;
