@@ -247,7 +247,8 @@ class Worker:
         finally:
             dest.unlink(missing_ok=True)
         if got != digest:
-            raise OpFailed(f"cp-out of {'/'.join(key)}: sha256 {got[:12]}, expected {digest[:12]}")
+            raise OpFailed(f"cp-out of {'/'.join(key)}: sha256 {got[:12]}, expected {digest[:12]}"
+                           f"{self.story(key)}")
 
     def op_ls(self):
         cmd = ["ls", "-lR", self.soak.mount.path("W")]
