@@ -445,6 +445,8 @@ std::string HelpText(const char* program) {
          "    -o ro                  mount read-only: every change fails with EROFS\n"
          "    -o allow_other         let other users access the mount\n"
          "    -o fsname=NAME         the source name shown by mount and df (default SOURCE)\n"
+         "    -o max_threads=N       at most N threads serve FUSE requests (default 10)\n"
+         "    -o max_idle_threads=N  idle ones beyond N exit (default 2)\n"
          "\n"
          "From /etc/fstab, mount passes options such as _netdev, nofail, noauto, user,\n"
          "defaults, comment= and x-systemd.*: asanafs accepts and ignores them.\n"
