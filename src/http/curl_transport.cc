@@ -398,6 +398,10 @@ Status CurlTransport::Impl::Configure(CURL* easy, const HttpRequest& req, Transf
                            : static_cast<long>(options.low_speed_time.count());
   RETURN_IF_ERROR(set(CURLOPT_LOW_SPEED_TIME, stall_s));
   RETURN_IF_ERROR(set(CURLOPT_TCP_KEEPALIVE, 1L));
+  // Each pooled handle keeps its own connections (libcurl cannot share them):
+  // one to the API and one to the storage host is all it needs. The default
+  // of 5 let a soak's sockets (and their buffers) follow every past burst.
+  RETURN_IF_ERROR(set(CURLOPT_MAXCONNECTS, 2L));
   // A bearer token must never be replayed to wherever a Location points.
   RETURN_IF_ERROR(set(CURLOPT_FOLLOWLOCATION, has_auth ? 0L : 1L));
   RETURN_IF_ERROR(set(CURLOPT_MAXREDIRS, 5L));
