@@ -8,6 +8,8 @@
 #include <cstring>
 #include <utility>
 
+#include "vfs_internal.h"
+
 namespace asanafs::vfs {
 
 namespace {
@@ -18,28 +20,7 @@ Error StreamBroken() {
   return e;
 }
 
-Error SysErrorOf(const char* what) {
-  Error e = MakeError(ErrorCode::kIo, std::string(what) + ": " + std::strerror(errno));
-  e.sys_errno = errno;
-  return e;
-}
-
 }  // namespace
-
-Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pwrite(fd, buf + done, size - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return SysErrorOf("writing the staged file");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return OkStatus();
-}
 
 UploadStream::UploadStream(int fd, std::chrono::milliseconds idle_limit)
     : fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0)), idle_limit_(idle_limit) {
@@ -170,17 +151,10 @@ Result<size_t> UploadStream::Read(uint64_t offset, char* buf, size_t len) {
     return size_t{0};
   }
   const size_t n = static_cast<size_t>(std::min<uint64_t>(len, appended_ - offset));
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::pread(fd_.get(), buf + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    if (r <= 0) {
-      broken_ = true;
-      return r < 0 ? SysErrorOf("reading the staged file") : StreamBroken();
-    }
-    done += static_cast<size_t>(r);
+  auto got = ReadAt(fd_.get(), buf, n, static_cast<off_t>(offset), "reading the staged file");
+  if (!got.has_value() || *got != n) {
+    broken_ = true;
+    return got.has_value() ? StreamBroken() : got.error();
   }
   return n;
 }

@@ -61,6 +61,39 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, buf + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return SysError("writing the staged file");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+Result<size_t> ReadAt(int fd, char* buf, size_t size, off_t offset, const char* what) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, buf + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return SysError(what);
+    }
+    if (n == 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 Vfs::Vfs(asana::AsanaApi& api, model::ContentCache& cache, model::StateDb& state, Clock& clock,
          VfsOptions options)
     : api_(api),
@@ -935,21 +968,7 @@ Result<size_t> Vfs::Read(uint64_t fh, char* buf, size_t size, off_t offset) {
     std::memcpy(buf, src.inline_bytes.data(), src.size);
     return src.size;
   }
-  size_t done = 0;
-  while (done < src.size) {
-    ssize_t n = ::pread(src.fd, buf + done, src.size - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return SysError("reading the cached file");
-    }
-    if (n == 0) {
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return done;
+  return ReadAt(src.fd, buf, src.size, offset, "reading the cached file");
 }
 
 struct statvfs Vfs::StatFs() const {

@@ -94,6 +94,10 @@ struct timespec ToTimespec(std::chrono::system_clock::time_point t);
 void SetTimes(struct stat* st, std::chrono::system_clock::time_point t);
 Error SysError(const std::string& what);
 bool WriteAll(int fd, std::string_view data);
+// pwrite(2) all of `buf` (EINTR and short writes retried).
+Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset);
+// pread(2) until `size` bytes or the end of the file; the count read.
+Result<size_t> ReadAt(int fd, char* buf, size_t size, off_t offset, const char* what);
 // The journal keeps the gids a staged file replaces as "gid,gid".
 std::vector<std::string> SplitGids(const std::string& joined);
 std::string JoinGids(const std::vector<std::string>& gids);

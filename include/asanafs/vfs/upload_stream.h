@@ -29,9 +29,6 @@
 
 namespace asanafs::vfs {
 
-// pwrite(2) until all of `buf` is written (EINTR and short writes retried).
-Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset);
-
 class UploadStream {
  public:
   // Runs the request, pulling the body from the reader it is given.
