@@ -216,7 +216,7 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
       break;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (!status.has_value()) {
     LOG(WARN) << "fetching bytes " << start << "-" << end << " of attachment " << gid_
               << " failed: " << status.error().message;
@@ -234,16 +234,22 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
       }
     }
   }
-  PublishIfComplete();
+  std::optional<model::Fill> whole;
+  if (present_ == chunks_.size() && fill_.has_value()) {
+    whole = std::move(fill_);
+    fill_.reset();
+  }
+  lock.unlock();
   cv_.notify_all();
+  if (whole.has_value()) {
+    // Outside mu_: publishing fsyncs the whole file (tens of ms for 100 MiB),
+    // and the reads still waiting for the last chunks need not wait for that.
+    Publish(std::move(*whole));
+  }
 }
 
-void RemoteFile::PublishIfComplete() {
-  if (present_ != chunks_.size() || !fill_.has_value()) {
-    return;
-  }
-  auto published = cache_.CommitFill(std::move(*fill_));
-  fill_.reset();
+void RemoteFile::Publish(model::Fill fill) {
+  auto published = cache_.CommitFill(std::move(fill));
   if (!published.has_value()) {
     LOG(WARN) << "cannot keep attachment " << gid_
               << " in the cache: " << published.error().message;

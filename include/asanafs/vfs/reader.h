@@ -94,7 +94,7 @@ class RemoteFile : public std::enable_shared_from_this<RemoteFile> {
   void Schedule(uint64_t first_chunk, uint64_t last_chunk);
   void Fetch(uint64_t first_chunk, uint64_t last_chunk);
   Result<std::string> Url(bool force_refresh);
-  void PublishIfComplete();  // mu_ held
+  void Publish(model::Fill fill);  // into the ContentCache (mu_ not held)
 
   asana::AsanaApi& api_;
   model::ContentCache& cache_;
