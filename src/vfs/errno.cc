@@ -5,6 +5,8 @@
 namespace asanafs::vfs {
 
 int ToErrno(const Error& error) {
+  // One line per code: it reads as the table it is.
+  // clang-format off
   switch (error.code) {
     case ErrorCode::kNotFound: return ENOENT;
     case ErrorCode::kUnauthenticated: return EACCES;
@@ -26,6 +28,7 @@ int ToErrno(const Error& error) {
     case ErrorCode::kIsDirectory: return EISDIR;
     case ErrorCode::kInternal: return EIO;
   }
+  // clang-format on
   return EIO;
 }
 

@@ -515,10 +515,10 @@ Status Vfs::UploadNow(Staged& s) {
   }
   auto delay = std::chrono::seconds(std::min(60, 1 << std::min(attempt - 1, 6)));
   if (e.code == ErrorCode::kTooLarge || e.code == ErrorCode::kNotFound) {
-    LOG(WARN) << "upload of " << Redacted{rec.name} << " to task " << rec.task_gid
+    LOG(WARN) << "upload of " << Redacted{rec.name} << " to parent " << rec.task_gid
               << " refused: " << e.message << "; kept staged in " << s.path;
   } else {
-    LOG(WARN) << "upload of " << Redacted{rec.name} << " to task " << rec.task_gid
+    LOG(WARN) << "upload of " << Redacted{rec.name} << " to parent " << rec.task_gid
               << " failed: " << e.message << "; retrying in " << delay.count() << " s";
     Schedule(rec.id, delay);
   }
@@ -958,7 +958,7 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
         }
       }
       if (!att.has_value()) {
-        LOG(WARN) << "upload of " << Redacted{new_name} << " to task " << dst_task
+        LOG(WARN) << "upload of " << Redacted{new_name} << " to parent " << dst_task
                   << " failed: " << att.error().message << "; the rename did not happen";
         return Unexpected(att.error());
       }
@@ -1209,7 +1209,7 @@ void Vfs::RecoverJournal() {
     s->fd.Reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     s->check_remote = rec.state == model::UploadState::kPending;
     staged_[rec.id] = s;
-    LOG(INFO) << "resuming upload of " << Redacted{rec.name} << " to task " << rec.task_gid;
+    LOG(INFO) << "resuming upload of " << Redacted{rec.name} << " to parent " << rec.task_gid;
     Schedule(rec.id, std::chrono::milliseconds(0));
   }
 }

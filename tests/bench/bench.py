@@ -655,9 +655,10 @@ class Bench:
         pool, found = constant_from_source(VFS_H, r"size_t prefetch_threads\s*=\s*(\d+)", 0)
         if found:
             self.notes.append(f"5. asanafs's listing prefetch pool (prefetch_threads in "
-                              f"include/asanafs/vfs/vfs.h) has {pool} threads: listing GETs in "
-                              f"flight are capped by min({pool}, {API_GET_CONCURRENCY}) = "
-                              f"{min(pool, API_GET_CONCURRENCY)}, not by the limiter alone")
+                              f"include/asanafs/vfs/vfs.h) has {pool} threads, each with up "
+                              f"to 2 GETs in flight (a task's attachments and subtasks side by "
+                              f"side); the FUSE threads' own listings come on top; the limiter "
+                              f"allows {API_GET_CONCURRENCY}")
         return rows
 
     def measure_upload(self):
