@@ -318,12 +318,17 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
   Node* parent = nodes_.Get(dir);
   // Attachments that a staged upload replaces are hidden: the staged file
   // stands in their place until it lands and they are deleted.
+  // So is the attachment an upload just created, until Finish() gives the
+  // staged node its gid: else the listing makes a second node for it.
+  // (A gid is one attachment under one parent: a moved file's old version is
+  // hidden in its old task too.)
   std::set<std::string> hidden;
   for (const auto& [id, s] : staged_) {
-    if (s->rec.task_gid == parent->gid) {
-      for (const auto& gid : SplitGids(s->rec.replaces_gid)) {
-        hidden.insert(gid);
-      }
+    for (const auto& gid : SplitGids(s->rec.replaces_gid)) {
+      hidden.insert(gid);
+    }
+    if (s->rec.state == model::UploadState::kUploaded && !s->inos.empty()) {
+      hidden.insert(s->rec.uploaded_gid);
     }
   }
   std::vector<const ChildSpec*> children;
@@ -392,8 +397,10 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
 
 void Vfs::AddStagedChildren(Node* dir) {
   for (const auto& [id, s] : staged_) {
+    // Landed and finished (only its old version's deletion is left): the
+    // listing shows it under its gid. Landed, not finished: still the staged node.
     if (s->discarded || s->rec.task_gid != dir->gid ||
-        s->rec.state == model::UploadState::kUploaded) {
+        (s->rec.state == model::UploadState::kUploaded && s->inos.empty())) {
       continue;
     }
     // A staged file keeps the name the user gave it; it wins over a listed

@@ -2,6 +2,7 @@
 // Events API; an event makes the listings it touches stale, they are re-listed
 // at once and the kernel is told to drop its cached names and attributes.
 // Events are at-most-once: the listing TTL stays as the fallback.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -182,16 +183,14 @@ size_t Vfs::PollEventsOnce() {
 size_t Vfs::Refresh(const std::set<uint64_t>& dirs) {
   size_t refreshed = 0;
   for (uint64_t dir : dirs) {
-    std::set<std::string> before;
+    std::map<std::string, uint64_t> before;  // name → ino
     {
       std::lock_guard<std::mutex> lock(mu_);
       Node* node = nodes_.Get(dir);
       if (node == nullptr || !node->listed) {
         continue;  // never listed: nothing cached to correct
       }
-      for (const auto& [name, child] : node->children) {
-        before.insert(name);
-      }
+      before = node->children;
       node->stale = true;  // still served if re-listing fails
     }
     if (!EnsureListed(dir).has_value()) {
@@ -203,8 +202,10 @@ size_t Vfs::Refresh(const std::set<uint64_t>& dirs) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       Node* node = nodes_.Get(dir);
-      for (const auto& name : before) {
-        if (!node->children.contains(name)) {
+      for (const auto& [name, ino] : before) {
+        // Gone, or now another file: the kernel's entry must not outlive it.
+        auto it = node->children.find(name);
+        if (it == node->children.end() || it->second != ino) {
           gone.push_back(name);
         }
       }

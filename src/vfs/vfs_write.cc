@@ -622,6 +622,11 @@ Status Vfs::DeleteReplaced(Staged& s) {
     s.rec.replaces_gid = JoinGids(remaining);
     rec = s.rec;
     NoteLocalChangeAbove(nodes_, s.inos);  // the replaced versions are no longer hidden
+    // A listing on the wire may predate the deletion, also one of another
+    // directory (a moved file's old task): it must not bring the old version back.
+    for (const auto& [dir, pending] : listing_in_flight_) {
+      NoteLocalChange(nodes_, dir);
+    }
   }
   (void)state_.UpdateUpload(rec);
   return last;
@@ -1121,9 +1126,14 @@ Result<struct stat> Vfs::SetAttr(uint64_t ino, const SetAttrRequest& req) {
       }
       unchanged = node->staged_id == 0 && node->st.st_size == *req.size;
     }
-    if (!unchanged) {
+    while (!unchanged) {
       ASSIGN_OR_RETURN(auto s, StageExisting(ino, *req.size == 0));
       std::lock_guard<std::mutex> op(s->op_mu);
+      if (s->finished) {
+        // It landed meanwhile: its file is now the new version's cache entry,
+        // never to be changed. Stage the landed version (as Write does).
+        continue;
+      }
       if (s->stream != nullptr && s->stream->appended() != static_cast<uint64_t>(*req.size)) {
         s->stream->Break();  // what it sent is no longer the file's start
       }
@@ -1142,6 +1152,7 @@ Result<struct stat> Vfs::SetAttr(uint64_t ino, const SetAttrRequest& req) {
       if (s->writers == 0) {
         RETURN_IF_ERROR(UploadIfDirty(*s));
       }
+      break;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);

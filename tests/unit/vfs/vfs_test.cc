@@ -482,6 +482,22 @@ class VfsWriteTest : public VfsTest {
     return closed;
   }
 
+  // When the next upload starts, runs `op` on `*thread` and lets the upload go
+  // on once `op` waits for it (blocked on a mutex).
+  void RunWhenUploadStarts(std::thread* thread, std::function<void()> op) {
+    api_.Before("UploadAttachment", [thread, op] {
+      std::atomic<pid_t> tid{0};
+      *thread = std::thread([&tid, op] {
+        tid = static_cast<pid_t>(::syscall(SYS_gettid));
+        op();
+      });
+      while (tid == 0) {
+        std::this_thread::yield();
+      }
+      WaitUntilBlocked(tid);
+    });
+  }
+
   // The attachments of task 30 named `name`, as the fake Asana has them.
   std::vector<asana::Attachment> Remote(const std::string& name) {
     std::vector<asana::Attachment> out;
@@ -959,6 +975,177 @@ TEST_F(VfsMetaTest, StatusFileIsFoundByNameButNotListed) {
   EXPECT_EQ(ErrnoOf(fs_->Unlink(1, ".asanafs-status")), EPERM);
 }
 
+// Races between a landing upload (Land → DeleteReplaced → Finish) and a listing
+// or the events poller. The kernel keeps a dentry name → ino for entry_timeout
+// and opens that ino without asking again: Open(ino) directly models such a
+// dentry, Lookup its re-validation. The soak once read an old version this way.
+class VfsLandingRaceTest : public VfsWriteTest {
+ protected:
+  // cp src mnt/dir/name over an existing file, through the inode the kernel holds.
+  void OverwriteIno(uint64_t ino, const std::string& content) {
+    auto opened = fs_->Open(ino, O_WRONLY | O_TRUNC, 7);
+    ASSERT_TRUE(opened.has_value()) << opened.error().message;
+    if (!content.empty()) {
+      ASSERT_EQ(*fs_->Write(opened->fh, content.data(), content.size(), 0), content.size());
+    }
+    ASSERT_TRUE(fs_->Flush(opened->fh, 7).has_value());
+    fs_->Release(opened->fh);  // for an empty file: the upload happens here
+  }
+  // At the next DELETE (of a replaced or moved version), the listing of `dir`
+  // is due (TTL, or an event made it stale) and another process lists it.
+  void ListDuringNextDelete(uint64_t dir) {
+    api_.Before("DeleteAttachment", [this, dir] {
+      clock_.Advance(seconds(61));
+      (void)List(dir);
+    });
+  }
+  // `cp dir/name out` after a LOOKUP reads `content`.
+  void ExpectNameReads(uint64_t dir, const std::string& name, const std::string& content) {
+    auto looked = fs_->Lookup(dir, name);
+    ASSERT_TRUE(looked.has_value());
+    EXPECT_EQ(ReadAll(looked->ino), content) << "a read by name gives another version";
+  }
+  uint64_t OtherTaskIno() {
+    for (const auto& n : List(Walk({"Acme", "Launch∕2024"})->ino)) {
+      if (n.rfind("Design [", 0) == 0) {
+        return Walk({"Acme", "Launch∕2024", n})->ino;
+      }
+    }
+    ADD_FAILURE() << "no second task";
+    return 0;
+  }
+};
+
+// A listing applied between Land() and Finish() of an overwrite (here: during
+// the DELETE of the replaced version) must not give the name a second node for
+// the new gid: the name keeps the inode the kernel holds and wrote through.
+TEST_F(VfsLandingRaceTest, ListingDuringTheDeleteOfAReplacedVersionKeepsTheInode) {
+  uint64_t task = TaskIno();
+  auto before = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(before.has_value());
+  const uint64_t kernel_ino = before->ino;
+  ListDuringNextDelete(task);
+  OverwriteIno(kernel_ino, "new content");
+  auto after = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->ino, kernel_ino) << "the name now resolves to another node (" << after->ino
+                                    << ") than the one just written (" << kernel_ino << ")";
+}
+
+// The soak's failure: `cp empty mnt/f` through the kernel's (still valid)
+// dentry, then `cp mnt/f out` after a LOOKUP must read the empty version, not
+// the one before it.
+TEST_F(VfsLandingRaceTest, EmptyOverwriteAfterSuchAListingIsWhatTheNameReads) {
+  uint64_t task = TaskIno();
+  const uint64_t kernel_ino = fs_->Lookup(task, "empty.txt")->ino;
+  ListDuringNextDelete(task);
+  OverwriteIno(kernel_ino, "new content");  // worker: overwrite 11 B
+  OverwriteIno(kernel_ino, "");             // worker: overwrite 0 B (dentry still valid)
+  ASSERT_EQ(Remote("empty.txt").size(), 1u);
+  EXPECT_EQ(RemoteContent(Remote("empty.txt")[0].gid), "");  // Asana is right
+  auto looked = fs_->Lookup(task, "empty.txt");              // cp-out: dentry expired, LOOKUP
+  ASSERT_TRUE(looked.has_value());
+  EXPECT_EQ(looked->attr.st_size, 0);
+  EXPECT_EQ(ReadAll(looked->ino), "") << "cp-out read the replaced version";
+  // The final verification (after the listing TTL / an event) reads the right content.
+  clock_.Advance(seconds(61));
+  auto later = fs_->Lookup(task, "empty.txt");
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ(ReadAll(later->ino), "");
+}
+
+// The same through the events poller (Refresh -> EnsureListed) instead of an ls -lR.
+TEST_F(VfsLandingRaceTest, EventsPollerDuringTheDeleteKeepsTheInode) {
+  uint64_t task = TaskIno();
+  (void)List(task);
+  asana::EventPage expired;
+  expired.expired = true;
+  expired.sync = "s1";
+  api_.PushEvents(expired);
+  fs_->PollEventsOnce();  // the project's event stream is set up
+  const uint64_t kernel_ino = fs_->Lookup(task, "empty.txt")->ino;
+  api_.Before("DeleteAttachment", [&] {
+    asana::EventPage page;
+    page.sync = "s2";
+    page.events.push_back({{"999999", "attachment"}, asana::EventRef{"30", "task"}, "added"});
+    api_.PushEvents(page);
+    EXPECT_EQ(fs_->PollEventsOnce(), 1u);  // re-lists task 30 while the old version is deleted
+  });
+  OverwriteIno(kernel_ino, "new content");
+  OverwriteIno(kernel_ino, "");
+  ExpectNameReads(task, "empty.txt", "");
+}
+
+// Later listings keep the name on the same inode too, so a write through the
+// kernel's dentry is what a reader by name gets.
+TEST_F(VfsLandingRaceTest, NextListingKeepsTheNameOnTheSameInode) {
+  uint64_t task = TaskIno();
+  const uint64_t first = fs_->Lookup(task, "empty.txt")->ino;
+  ListDuringNextDelete(task);
+  OverwriteIno(first, "new content");
+  const uint64_t second = fs_->Lookup(task, "empty.txt")->ino;  // kernel follows the name
+  clock_.Advance(seconds(61));
+  (void)List(task);  // any later listing (ls -lR elsewhere, poller)
+  const uint64_t third = fs_->Lookup(task, "empty.txt")->ino;
+  EXPECT_EQ(second, third) << "the name moved from node " << second << " to node " << third;
+  OverwriteIno(second, "");  // through the kernel's dentry (still valid)
+  ExpectNameReads(task, "empty.txt", "");
+}
+
+// The same after `mv` of a landed file (upload under the new name, then DELETE
+// of the old): the new name keeps the renamed inode.
+TEST_F(VfsLandingRaceTest, ListingDuringTheDeleteOfAMoveKeepsTheInode) {
+  uint64_t task = TaskIno();
+  const uint64_t kernel_ino = fs_->Lookup(task, "empty.txt")->ino;
+  ListDuringNextDelete(task);
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "empty.txt", task, "moved.txt", 0)), 0);
+  auto after = fs_->Lookup(task, "moved.txt");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->ino, kernel_ino);
+}
+
+// After a move to another task, a listing of the source task during the DELETE
+// of the old version must not show the old name again (replaced gids are
+// hidden in every directory, not only in the staged file's own task).
+TEST_F(VfsLandingRaceTest, SourceListedDuringAMovesDeleteKeepsTheOldNameGone) {
+  uint64_t task = TaskIno();
+  uint64_t other = OtherTaskIno();
+  (void)List(task);
+  (void)List(other);
+  ListDuringNextDelete(task);
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "empty.txt", other, "moved.txt", 0)), 0);
+  EXPECT_TRUE(Remote("empty.txt").empty());
+  EXPECT_FALSE(fs_->Lookup(task, "empty.txt").has_value())
+      << "the moved file is back under its old name";
+}
+
+// As above, with the source task's listing answered before the DELETE and
+// applied after it, when the replaced gid is no longer hidden: DeleteReplaced
+// marks every listing then on the wire as stale.
+TEST_F(VfsLandingRaceTest, SourceListingAnsweredBeforeAMovesDeleteKeepsTheOldNameGone) {
+  uint64_t task = TaskIno();
+  uint64_t other = OtherTaskIno();
+  (void)List(task);
+  (void)List(other);
+  std::promise<void> answered, proceed;
+  std::thread lister;
+  api_.Before("DeleteAttachment", [&] {
+    clock_.Advance(seconds(61));
+    api_.AfterList([&] {
+      answered.set_value();
+      proceed.get_future().wait();
+    });
+    lister = std::thread([&] { (void)List(task); });
+    answered.get_future().wait();
+  });
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "empty.txt", other, "moved.txt", 0)), 0);
+  proceed.set_value();
+  lister.join();
+  EXPECT_TRUE(Remote("empty.txt").empty());
+  EXPECT_FALSE(fs_->Lookup(task, "empty.txt").has_value())
+      << "the moved file is back under its old name";
+}
+
 }  // namespace
 }  // namespace asanafs::vfs
 
@@ -1064,18 +1251,8 @@ TEST_F(VfsWriteTest, RenameWaitingForALandingUploadMovesWhatLanded) {
   ASSERT_TRUE(created.has_value());
   ASSERT_TRUE(fs_->Flush(created->fh, 7).has_value());  // nothing written: no upload yet
   std::thread renamer;
-  std::atomic<pid_t> renamer_tid{0};
   Status renamed;
-  api_.Before("UploadAttachment", [&] {
-    renamer = std::thread([&] {
-      renamer_tid = static_cast<pid_t>(::syscall(SYS_gettid));
-      renamed = fs_->Rename(task, "e.txt", task, "f.txt", 0);
-    });
-    while (renamer_tid == 0) {
-      std::this_thread::yield();
-    }
-    WaitUntilBlocked(renamer_tid);  // it found the staged file and waits for the upload
-  });
+  RunWhenUploadStarts(&renamer, [&] { renamed = fs_->Rename(task, "e.txt", task, "f.txt", 0); });
   fs_->Release(created->fh);  // uploads e.txt
   renamer.join();
   EXPECT_EQ(ErrnoOf(renamed), 0);
@@ -1085,6 +1262,33 @@ TEST_F(VfsWriteTest, RenameWaitingForALandingUploadMovesWhatLanded) {
   auto moved = fs_->Lookup(task, "f.txt");
   ASSERT_TRUE(moved.has_value());
   EXPECT_EQ(ReadAll(moved->ino), "");
+}
+
+TEST_F(VfsWriteTest, TruncateWaitingForALandingUploadChangesWhatLanded) {
+  // `truncate -s 3` right after an empty file's last close waits for its
+  // upload. The staged file is then the new version's cache entry: the
+  // truncate must become a new version, never change that entry.
+  uint64_t task = TaskIno();
+  auto created = fs_->Create(task, "t.txt", 0644, O_WRONLY | O_CREAT, 7);
+  ASSERT_TRUE(created.has_value());
+  ASSERT_TRUE(fs_->Flush(created->fh, 7).has_value());  // nothing written: no upload yet
+  std::thread truncater;
+  int truncate_errno = -1;
+  RunWhenUploadStarts(&truncater, [&] {
+    SetAttrRequest req;
+    req.size = 3;
+    auto done = fs_->SetAttr(created->entry.ino, req);
+    truncate_errno = done.has_value() ? 0 : ToErrno(done.error());
+  });
+  fs_->Release(created->fh);  // uploads the empty t.txt
+  truncater.join();
+  EXPECT_EQ(truncate_errno, 0);
+  auto remote = Remote("t.txt");
+  ASSERT_EQ(remote.size(), 1u) << "the empty version is not replaced";
+  EXPECT_EQ(RemoteContent(remote[0].gid), std::string(3, '\0'));
+  auto entry = fs_->Lookup(task, "t.txt");
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(ReadAll(entry->ino), std::string(3, '\0'));
 }
 
 TEST_F(VfsWriteTest, ReplacedVersionWhoseDeletionFailedIsDeletedByTheRetry) {
