@@ -353,9 +353,11 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
     before.push_back(ino);
   }
   parent->children.clear();
+  std::vector<uint64_t> listed_inos;
   for (size_t i = 0; i < children.size(); ++i) {
     const ChildSpec& c = *children[i];
     Node* node = nodes_.Intern(dir, c.gid, c.kind);
+    listed_inos.push_back(node->ino);
     node->kind = c.kind;
     node->name = names[i];
     node->raw_name = c.raw_name;
@@ -389,6 +391,11 @@ void Vfs::ApplyListing(uint64_t dir, const std::vector<ChildSpec>& listed) {
   }
   for (uint64_t ino : before) {
     DropIfUnused(ino);  // files gone from Asana that the kernel no longer knows
+  }
+  for (uint64_t ino : listed_inos) {
+    // A file a staged one of the same name stands in for (an upload whose
+    // reply is still on the wire): Finish gives the staged node its gid.
+    DropIfUnused(ino);
   }
   parent->listed = true;
   parent->stale = false;

@@ -42,7 +42,8 @@ class FakeClock : public Clock {
 };
 
 // FakeAsana with one-shot hooks, to stop a call at the moment a race needs:
-// Before(method, fn) runs fn at the start of the next upload or deletion;
+// Before(method, fn) runs fn at the start of the next upload or deletion
+// ("UploadAttachment:after": once the upload is in Asana, before its reply);
 // `after_list` runs once a ListAttachments answer has been taken (that
 // listing shows Asana as it was before whatever the hook waits for).
 class HookedAsana : public FakeAsana {
@@ -62,7 +63,9 @@ class HookedAsana : public FakeAsana {
                                              const std::string& path,
                                              const asana::UploadProgress& progress) override {
     Fire("UploadAttachment");
-    return FakeAsana::UploadAttachment(parent, name, path, progress);
+    auto out = FakeAsana::UploadAttachment(parent, name, path, progress);
+    Fire("UploadAttachment:after");  // created in Asana, the reply not yet back
+    return out;
   }
   Status DeleteAttachment(const std::string& gid) override {
     Fire("DeleteAttachment");
@@ -1090,6 +1093,24 @@ TEST_F(VfsLandingRaceTest, NextListingKeepsTheNameOnTheSameInode) {
   EXPECT_EQ(second, third) << "the name moved from node " << second << " to node " << third;
   OverwriteIno(second, "");  // through the kernel's dentry (still valid)
   ExpectNameReads(task, "empty.txt", "");
+}
+
+// A listing answered after Asana created an upload and before its reply came
+// back shows the new attachment beside the staged file of the same name:
+// the staged node stands for it, and no second node is kept for it.
+TEST_F(VfsLandingRaceTest, ListingDuringAnUploadsReplyKeepsNoSecondNode) {
+  uint64_t task = TaskIno();
+  (void)List(task);
+  const size_t nodes = fs_->GetBookkeepingStats().nodes;
+  api_.Before("UploadAttachment:after", [&] {
+    clock_.Advance(seconds(61));
+    (void)List(task);
+  });
+  ASSERT_TRUE(WriteNew(task, "n.txt", "abc").has_value());
+  clock_.Advance(seconds(61));
+  (void)List(task);
+  EXPECT_EQ(fs_->GetBookkeepingStats().nodes, nodes + 1);
+  ExpectNameReads(task, "n.txt", "abc");
 }
 
 // The same after `mv` of a landed file (upload under the new name, then DELETE
