@@ -896,11 +896,18 @@ Status Vfs::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
         it != src_dir->children.end() && it->second == ino) {
       src_dir->children.erase(it);
     }
-    dst_dir->children[std::string(new_name)] = ino;
+    uint64_t& slot = dst_dir->children[std::string(new_name)];
+    const uint64_t displaced = slot;
+    slot = ino;
     src_dir->local_changes++;
     dst_dir->local_changes++;
     nodes_.Rekey(ino, new_parent, key);
     node->name = node->raw_name = std::string(new_name);
+    if (displaced != 0 && displaced != ino) {
+      // The replaced target, or a node a listing made for the new attachment
+      // while its upload was on the wire: kept only while the kernel knows it.
+      DropIfUnused(displaced);
+    }
   };
   // The replaced target's own pending upload is dropped; what it replaced goes too.
   std::vector<std::string> extra_replaced;

@@ -996,8 +996,11 @@ class VfsLandingRaceTest : public VfsWriteTest {
   }
   // At the next DELETE (of a replaced or moved version), the listing of `dir`
   // is due (TTL, or an event made it stale) and another process lists it.
-  void ListDuringNextDelete(uint64_t dir) {
-    api_.Before("DeleteAttachment", [this, dir] {
+  void ListDuringNextDelete(uint64_t dir) { ListAt("DeleteAttachment", dir); }
+  // The same once the next upload is in Asana, before its reply is back.
+  void ListDuringNextUploadReply(uint64_t dir) { ListAt("UploadAttachment:after", dir); }
+  void ListAt(const std::string& hook, uint64_t dir) {
+    api_.Before(hook, [this, dir] {
       clock_.Advance(seconds(61));
       (void)List(dir);
     });
@@ -1102,10 +1105,7 @@ TEST_F(VfsLandingRaceTest, ListingDuringAnUploadsReplyKeepsNoSecondNode) {
   uint64_t task = TaskIno();
   (void)List(task);
   const size_t nodes = fs_->GetBookkeepingStats().nodes;
-  api_.Before("UploadAttachment:after", [&] {
-    clock_.Advance(seconds(61));
-    (void)List(task);
-  });
+  ListDuringNextUploadReply(task);
   ASSERT_TRUE(WriteNew(task, "n.txt", "abc").has_value());
   clock_.Advance(seconds(61));
   (void)List(task);
@@ -1123,6 +1123,21 @@ TEST_F(VfsLandingRaceTest, ListingDuringTheDeleteOfAMoveKeepsTheInode) {
   auto after = fs_->Lookup(task, "moved.txt");
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->ino, kernel_ino);
+}
+
+// A listing answered while the upload of a renamed file was on the wire
+// shows the new attachment under the new name; the rename's node takes that
+// name, and no second node is kept for it.
+TEST_F(VfsLandingRaceTest, ListingDuringARenamesUploadKeepsNoSecondNode) {
+  uint64_t task = TaskIno();
+  (void)List(task);
+  const size_t nodes = fs_->GetBookkeepingStats().nodes;
+  ListDuringNextUploadReply(task);
+  ASSERT_EQ(ErrnoOf(fs_->Rename(task, "empty.txt", task, "moved.txt", 0)), 0);
+  clock_.Advance(seconds(61));
+  (void)List(task);
+  EXPECT_EQ(fs_->GetBookkeepingStats().nodes, nodes);
+  ExpectNameReads(task, "moved.txt", "");
 }
 
 // After a move to another task, a listing of the source task during the DELETE
