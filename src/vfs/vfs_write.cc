@@ -636,7 +636,11 @@ void Vfs::Finish(Staged& s, const asana::Attachment& att) {
   if (!s.finished) {
     // The bytes just uploaded become the cache entry of the new gid: no re-download.
     if (auto adopted = cache_.AdoptFile(att.gid, s.path); !adopted) {
-      LOG(WARN) << "cannot keep the uploaded bytes in the cache: " << adopted.error().message;
+      // ENOENT: a record recovered after a crash whose file this step had
+      // already adopted (and unlinked) before it: nothing is lost.
+      if (adopted.error().sys_errno != ENOENT) {
+        LOG(WARN) << "cannot keep the uploaded bytes in the cache: " << adopted.error().message;
+      }
     }
     ::unlink(s.path.c_str());
     s.finished = true;
