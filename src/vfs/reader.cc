@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "asanafs/util/block_writer.h"
 #include "asanafs/util/log.h"
 
 namespace asanafs::vfs {
@@ -102,8 +103,32 @@ RemoteFile::RemoteFile(asana::AsanaApi& api, model::ContentCache& cache, Clock& 
       chunks_((size + options.chunk_bytes - 1) / options.chunk_bytes, ChunkState::kMissing) {}
 
 RemoteFile::~RemoteFile() {
-  // Fetch jobs hold a shared_ptr: none is running now. An unfinished fill is
-  // discarded by its destructor (a partial file is never published).
+  // Fetch jobs and readers hold a shared_ptr: none is left. An unfinished
+  // fill is discarded by its destructor (a partial file is never published).
+}
+
+void RemoteFile::AddReader() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++readers_;
+}
+
+void RemoteFile::RemoveReader() {
+  std::unique_lock<std::mutex> lock(mu_);
+  --readers_;
+  std::optional<model::Fill> whole = TakeFillToPublish();
+  lock.unlock();
+  if (whole.has_value()) {
+    Publish(std::move(*whole));
+  }
+}
+
+std::optional<model::Fill> RemoteFile::TakeFillToPublish() {
+  if (readers_ > 0 || present_ != chunks_.size() || !fill_.has_value()) {
+    return std::nullopt;
+  }
+  std::optional<model::Fill> whole = std::move(fill_);
+  fill_.reset();
+  return whole;
 }
 
 bool RemoteFile::complete() {
@@ -154,59 +179,70 @@ void RemoteFile::Schedule(uint64_t first_chunk, uint64_t last_chunk) {
 void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
   const uint64_t start = first_chunk * options_.chunk_bytes;
   const uint64_t end = std::min(size_, (last_chunk + 1) * options_.chunk_bytes);
-  uint64_t pos = start;
-  bool write_failed = false;
-  auto sink = [&](std::string_view bytes) {
-    bytes = bytes.substr(0, std::min<uint64_t>(bytes.size(), end - pos));
-    while (!bytes.empty()) {
-      ssize_t n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(pos));
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        write_failed = true;
-        return false;
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-      pos += static_cast<uint64_t>(n);
-      // Publish whole chunks as they complete so that readers start early.
-      std::lock_guard<std::mutex> lock(mu_);
-      bool any = false;
-      for (uint64_t c = first_chunk; c <= last_chunk; ++c) {
-        uint64_t chunk_end = std::min(size_, (c + 1) * options_.chunk_bytes);
-        if (chunks_[c] == ChunkState::kInFlight && chunk_end <= pos) {
-          chunks_[c] = ChunkState::kPresent;
-          ++present_;
-          any = true;
-        }
-      }
-      if (any) {
-        cv_.notify_all();
+  BlockWriter out(fd_.get(), start);
+  std::optional<Error> write_error;
+  // Marks the chunks written so far present, so that readers start early.
+  auto mark_written = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool any = false;
+    for (uint64_t c = first_chunk; c <= last_chunk; ++c) {
+      uint64_t chunk_end = std::min(size_, (c + 1) * options_.chunk_bytes);
+      if (chunks_[c] == ChunkState::kInFlight && chunk_end <= out.written_end()) {
+        chunks_[c] = ChunkState::kPresent;
+        ++present_;
+        any = true;
       }
     }
-    return pos < end;
+    if (any) {
+      cv_.notify_all();
+    }
+  };
+  // Appends `bytes` (all of them written once `flush`); false on a write error.
+  auto write = [&](std::string_view bytes, bool flush) {
+    const uint64_t before = out.written_end();
+    Status st = out.Append(bytes);
+    if (st.has_value() && flush) {
+      st = out.Flush();
+    }
+    if (!st.has_value()) {
+      write_error = st.error();
+      return false;
+    }
+    if (out.written_end() != before) {
+      mark_written();
+    }
+    return true;
+  };
+  auto sink = [&](std::string_view bytes) {
+    bytes = bytes.substr(0, std::min<uint64_t>(bytes.size(), end - out.appended_end()));
+    const bool last = out.appended_end() + bytes.size() == end;
+    return write(bytes, last) && !last;
   };
   Status status;
-  for (int attempt = 0; attempt < 2 && pos < end; ++attempt) {
+  for (int attempt = 0; attempt < 2 && out.appended_end() < end; ++attempt) {
     auto url = Url(/*force_refresh=*/attempt > 0);
     if (!url.has_value()) {
       status = Unexpected(url.error());
       break;
     }
-    auto got = api_.Download(*url, pos, end - pos, sink);
-    if (write_failed) {
-      Error e =
-          MakeError(ErrorCode::kIo, std::string("writing the cache file: ") + std::strerror(errno));
-      e.sys_errno = errno;
+    const uint64_t from = out.appended_end();
+    auto got = api_.Download(*url, from, end - from, sink);
+    // Bytes received before a failure are good: write them, a retry resumes after them.
+    if (!write_error.has_value()) {
+      write({}, /*flush=*/true);
+    }
+    if (write_error.has_value()) {
+      Error e = MakeError(ErrorCode::kIo, "writing the cache file: " + write_error->message);
+      e.sys_errno = write_error->sys_errno;  // e.g. ENOSPC reaches the reader as such
       status = Unexpected(e);
       break;
     }
-    if (got.has_value() || pos >= end) {
+    if (got.has_value() || out.written_end() >= end) {
       status = OkStatus();
-      if (pos < end) {
+      if (out.written_end() < end) {
         status =
-            MakeError(ErrorCode::kBadResponse,
-                      "the download of " + gid_ + " ended early at byte " + std::to_string(pos));
+            MakeError(ErrorCode::kBadResponse, "the download of " + gid_ + " ended early at byte " +
+                                                   std::to_string(out.written_end()));
       }
       break;
     }
@@ -216,6 +252,7 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
       break;
     }
   }
+  const uint64_t pos = out.written_end();
   std::unique_lock<std::mutex> lock(mu_);
   if (!status.has_value()) {
     LOG(WARN) << "fetching bytes " << start << "-" << end << " of attachment " << gid_
@@ -234,17 +271,11 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
       }
     }
   }
-  std::optional<model::Fill> whole;
-  if (present_ == chunks_.size() && fill_.has_value()) {
-    whole = std::move(fill_);
-    fill_.reset();
-  }
+  std::optional<model::Fill> whole = TakeFillToPublish();
   lock.unlock();
   cv_.notify_all();
   if (whole.has_value()) {
-    // Outside mu_: publishing fsyncs the whole file (tens of ms for 100 MiB),
-    // and the reads still waiting for the last chunks need not wait for that.
-    Publish(std::move(*whole));
+    Publish(std::move(*whole));  // every reader left before the end arrived
   }
 }
 

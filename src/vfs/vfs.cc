@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "asanafs/model/names.h"
+#include "asanafs/util/block_writer.h"
 #include "asanafs/util/log.h"
 #include "asanafs/util/priority.h"
 #include "vfs_internal.h"
@@ -45,20 +46,6 @@ Error SysError(const std::string& what) {
   Error e = MakeError(ErrorCode::kIo, what + ": " + std::strerror(err));
   e.sys_errno = err;
   return e;
-}
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset) {
@@ -685,17 +672,25 @@ Result<UniqueFd> Vfs::DownloadOnce(const std::string& gid, uint64_t size, bool* 
   }
   uint64_t expected = att.size.value_or(size);
   ASSIGN_OR_RETURN(auto fill, cache_.BeginFill(gid));
-  int fd = fill.fd();
-  bool write_failed = false;
+  BlockWriter out(fill.fd(), 0);
+  std::optional<Error> write_error;
   auto written = api_.Download(att.download_url, 0, 0, [&](std::string_view bytes) {
-    if (!WriteAll(fd, bytes)) {
-      write_failed = true;
+    if (auto appended = out.Append(bytes); !appended.has_value()) {
+      write_error = appended.error();
       return false;
     }
     return true;
   });
-  if (write_failed) {
-    return SysError("writing the cache file of " + gid);
+  if (!write_error.has_value()) {
+    if (auto flushed = out.Flush(); !flushed.has_value()) {
+      write_error = flushed.error();
+    }
+  }
+  if (write_error.has_value()) {
+    Error e =
+        MakeError(ErrorCode::kIo, "writing the cache file of " + gid + ": " + write_error->message);
+    e.sys_errno = write_error->sys_errno;
+    return e;
   }
   if (!written.has_value()) {
     *url_expired = written.error().code == ErrorCode::kPermissionDenied;
@@ -764,6 +759,7 @@ Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint
     std::lock_guard<std::mutex> lock(remotes_mu_);
     if (auto it = remotes_.find(gid); it != remotes_.end()) {
       if (auto existing = it->second.lock()) {
+        existing->AddReader();
         return existing;
       }
     }
@@ -775,8 +771,10 @@ Result<std::shared_ptr<RemoteFile>> Vfs::OpenRemote(const std::string& gid, uint
                                                    att.size.value_or(size), options_.reader));
   std::lock_guard<std::mutex> lock(remotes_mu_);
   if (auto raced = remotes_[gid].lock()) {
+    raced->AddReader();
     return raced;  // another opener won: share its fetches
   }
+  remote->AddReader();
   remotes_[gid] = remote;
   // Entries of closed files: few are open at a time, so sweeping past 64 is cheap.
   if (remotes_.size() > 64) {

@@ -65,6 +65,11 @@ struct Vfs::Staged {
 };
 
 struct Vfs::OpenFile {
+  ~OpenFile() {
+    if (remote != nullptr) {
+      remote->RemoveReader();  // may publish the download: `remote` is still held
+    }
+  }
   uint64_t ino = 0;
   std::string gid;  // the attachment whose cached content `fd` holds
   pid_t open_pid = 0;
@@ -73,7 +78,7 @@ struct Vfs::OpenFile {
   UniqueFd fd;                           // cached or staged content for reading
   uint64_t size = 0;                     // of the cached content in `fd`
   std::atomic<uint64_t> cache_ahead{0};  // `fd` has been read ahead up to here
-  std::shared_ptr<RemoteFile> remote;    // streamed content (not cached yet)
+  std::shared_ptr<RemoteFile> remote;    // streamed content (not cached yet); a reader of it
   std::mutex ra_mu;                      // guards ra: the kernel reads in parallel
   ReadAhead ra;
   std::shared_ptr<Staged> staged;  // set once a writable handle has staged the file
@@ -93,7 +98,6 @@ struct Vfs::DirSnapshot {
 struct timespec ToTimespec(std::chrono::system_clock::time_point t);
 void SetTimes(struct stat* st, std::chrono::system_clock::time_point t);
 Error SysError(const std::string& what);
-bool WriteAll(int fd, std::string_view data);
 // pwrite(2) all of `buf` (EINTR and short writes retried).
 Status WriteAllAt(int fd, const char* buf, size_t size, off_t offset);
 // pread(2) until `size` bytes or the end of the file; the count read.

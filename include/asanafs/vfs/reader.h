@@ -80,6 +80,13 @@ class RemoteFile : public std::enable_shared_from_this<RemoteFile> {
   // Blocks until [offset, offset+length) (clipped to the size) is on disk,
   // fetching what is missing plus read-ahead. Returns the fetch's error.
   Status EnsureRange(uint64_t offset, uint64_t length, ReadAhead& ra);
+  // Open handles reading the file. A complete download is published into the
+  // cache once no reader is left: its fsync (tens of ms for 100 MiB) then
+  // delays no read, and `cp` has returned before its release arrives. The
+  // caller keeps its shared_ptr while RemoveReader publishes, so an open in
+  // the meantime finds this object and shares the finished download.
+  void AddReader();
+  void RemoveReader();
   // An fd of the content (sparse until complete); valid for the object's life.
   int fd() const { return fd_.get(); }
   uint64_t size() const { return size_; }
@@ -94,7 +101,9 @@ class RemoteFile : public std::enable_shared_from_this<RemoteFile> {
   void Schedule(uint64_t first_chunk, uint64_t last_chunk);
   void Fetch(uint64_t first_chunk, uint64_t last_chunk);
   Result<std::string> Url(bool force_refresh);
-  void Publish(model::Fill fill);  // into the ContentCache (mu_ not held)
+  // The fill, if complete and unread (mu_ held); publish it after unlocking.
+  std::optional<model::Fill> TakeFillToPublish();
+  void Publish(model::Fill fill);  // into the ContentCache
 
   asana::AsanaApi& api_;
   model::ContentCache& cache_;
@@ -108,6 +117,7 @@ class RemoteFile : public std::enable_shared_from_this<RemoteFile> {
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   std::optional<model::Fill> fill_;  // nullopt once published
+  uint64_t readers_ = 0;             // AddReader minus RemoveReader
   std::vector<ChunkState> chunks_;
   uint64_t present_ = 0;
   std::optional<Error> last_error_;  // of the most recent failed fetch

@@ -256,7 +256,8 @@ class Vfs {
   Result<UniqueFd> DownloadOnce(const std::string& gid, uint64_t size, bool* url_expired);
   // True if an open handle reads `gid`'s cached content (never evicted).
   bool IsOpen(const std::string& gid);
-  // Returns the streaming reader of `gid`, shared by every handle that has it open.
+  // Returns the streaming reader of `gid`, shared by every handle that has it open,
+  // with the caller counted as a reader (OpenFile's destructor removes it).
   Result<std::shared_ptr<RemoteFile>> OpenRemote(const std::string& gid, uint64_t size);
   Entry MakeEntry(const Node& node) const;
   void AddStatusNode(Node* root);       // mu_ held

@@ -1,10 +1,16 @@
 // Tests of util: Result propagation and the log line's safety properties.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <sstream>
+#include <string>
 
+#include "asanafs/util/block_writer.h"
 #include "asanafs/util/log.h"
 #include "asanafs/util/result.h"
+#include "asanafs/util/unique_fd.h"
 
 namespace asanafs {
 namespace {
@@ -69,6 +75,60 @@ TEST(LogTest, RecordsBelowTheLevelAreNotEvaluated) {
   LOG(DEBUG) << touch();
   EXPECT_EQ(evaluated, 0);
   SetLogLevel(LogLevel::kInfo);
+}
+
+}  // namespace
+}  // namespace asanafs
+
+namespace asanafs {
+namespace {
+
+class BlockWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/asanafs-blockwriter-XXXXXX";
+    fd_.Reset(::mkstemp(tmpl));
+    ASSERT_TRUE(fd_.valid());
+    path_ = tmpl;
+  }
+  void TearDown() override { ::unlink(path_.c_str()); }
+  std::string Contents() {
+    std::string all(static_cast<size_t>(::lseek(fd_.get(), 0, SEEK_END)), '\0');
+    EXPECT_EQ(::pread(fd_.get(), all.data(), all.size(), 0), static_cast<ssize_t>(all.size()));
+    return all;
+  }
+  UniqueFd fd_;
+  std::string path_;
+};
+
+TEST_F(BlockWriterTest, GathersPiecesIntoWholeBlocksAtTheOffset) {
+  BlockWriter out(fd_.get(), 3, 8);
+  ASSERT_TRUE(out.Append("abc").has_value());
+  ASSERT_TRUE(out.Append("defg").has_value());
+  EXPECT_EQ(Contents(), "");  // 7 bytes: no block is full yet
+  EXPECT_EQ(out.written_end(), 3u);
+  EXPECT_EQ(out.appended_end(), 10u);
+  ASSERT_TRUE(out.Append("hijklmnopqrstuvwxyz").has_value());  // fills three blocks
+  EXPECT_EQ(Contents(), std::string(3, '\0') + "abcdefghijklmnopqrstuvwx");
+  EXPECT_EQ(out.written_end(), 27u);
+  EXPECT_EQ(out.appended_end(), 29u);
+  ASSERT_TRUE(out.Flush().has_value());
+  EXPECT_EQ(Contents(), std::string(3, '\0') + "abcdefghijklmnopqrstuvwxyz");
+  EXPECT_EQ(out.written_end(), 29u);
+  ASSERT_TRUE(out.Flush().has_value());  // nothing left: no-op
+  EXPECT_EQ(out.written_end(), 29u);
+}
+
+TEST_F(BlockWriterTest, AFailedWriteKeepsItsBytesAndCarriesErrno) {
+  UniqueFd read_only(::open(path_.c_str(), O_RDONLY));
+  ASSERT_TRUE(read_only.valid());
+  BlockWriter out(read_only.get(), 0, 4);
+  auto failed = out.Append("abcdef");
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, ErrorCode::kIo);
+  EXPECT_EQ(failed.error().sys_errno, EBADF);
+  EXPECT_EQ(out.written_end(), 0u);
+  EXPECT_EQ(Contents(), "");
 }
 
 }  // namespace

@@ -906,6 +906,23 @@ TEST_F(VfsStreamTest, SequentialReadIsWholeAndThenCachedForever) {
   EXPECT_EQ(api_.TotalCalls(), 0);
 }
 
+TEST_F(VfsStreamTest, DownloadIsPublishedWhenItsLastReaderCloses) {
+  auto first = fs_->Open(ino_, O_RDONLY, 1);
+  auto second = fs_->Open(ino_, O_RDONLY, 2);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_EQ(Read(first->fh, 0, big_.size()), big_);
+  // Complete, but two handles read it: publishing (an fsync of the whole file)
+  // waits until no reader is left.
+  EXPECT_FALSE(cache_->OpenCached("60", big_.size()).has_value());
+  fs_->Release(first->fh);
+  EXPECT_FALSE(cache_->OpenCached("60", big_.size()).has_value());
+  EXPECT_EQ(Read(second->fh, 7 << 20, 4096), big_.substr(7 << 20, 4096));
+  fs_->Release(second->fh);
+  EXPECT_TRUE(cache_->OpenCached("60", big_.size()).has_value());
+  EXPECT_EQ(api_.DownloadedBytes(), big_.size());  // the second handle shared the fetches
+  EXPECT_EQ(api_.Calls("GetAttachment"), 1);
+}
+
 TEST_F(VfsStreamTest, OpenFileStaysReadableAfterUnlink) {
   auto opened = fs_->Open(ino_, O_RDONLY, 1);
   uint64_t task = Walk({"Acme", "Launch∕2024", "Design [31]"})->ino;
