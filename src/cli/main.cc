@@ -1,13 +1,11 @@
 // asanafs: builds the object graph (clock → HTTP → Asana client → caches →
 // Vfs → FUSE session) and maps start-up failures to documented exit codes.
-#include <fuse_log.h>
 #include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,25 +37,6 @@ struct ArgsGuard {
   fuse_args args;
   ~ArgsGuard() { fuse_opt_free_args(&args); }
 };
-
-// After daemonizing, libfuse's own messages go to syslog with ours.
-void FuseLogToSyslog(enum fuse_log_level level, const char* fmt, va_list ap) {
-  char text[1024];
-  std::vsnprintf(text, sizeof text, fmt, ap);
-  std::string line = text;
-  while (!line.empty() && line.back() == '\n') {
-    line.pop_back();
-  }
-  if (level <= FUSE_LOG_ERR) {
-    LOG(ERROR) << "fuse: " << line;
-  } else if (level <= FUSE_LOG_WARNING) {
-    LOG(WARN) << "fuse: " << line;
-  } else if (level <= FUSE_LOG_INFO) {
-    LOG(INFO) << "fuse: " << line;
-  } else {
-    LOG(DEBUG) << "fuse: " << line;
-  }
-}
 
 // Returns the last argument that is not an option or an option's value.
 std::string LastPositional(const fuse_args& args) {
@@ -210,7 +189,7 @@ int Run(int argc, char** argv) {
     if (::daemon(0, 0) != 0) {
       return Fail(ExitCode::kMountFailed, std::string("cannot daemonize: ") + std::strerror(errno));
     }
-    fuse_set_log_func(FuseLogToSyslog);
+    fuse::SendLibfuseMessagesToLog();  // now that stderr is gone
   }
   LOG(INFO) << "mounted on " << cmd->mountpoint
             << (options->source.empty() ? "" : " (source " + options->source + ")");

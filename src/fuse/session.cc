@@ -1,12 +1,16 @@
 #include "asanafs/fuse/session.h"
 
-#include "asanafs/vfs/vfs.h"
-
+#include <fuse_log.h>
 #include <fuse_lowlevel.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "asanafs/fuse/adapter.h"
+#include "asanafs/util/log.h"
+#include "asanafs/vfs/vfs.h"
 
 namespace asanafs::fuse {
 
@@ -37,6 +41,30 @@ Result<CommandLine> ParseCommandLine(fuse_args* args) {
 }
 
 std::string FuseLibraryVersion() { return fuse_pkgversion(); }
+
+namespace {
+
+void LogLibfuseMessage(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char text[1024];
+  std::vsnprintf(text, sizeof text, fmt, ap);
+  std::string line = text;
+  while (!line.empty() && line.back() == '\n') {
+    line.pop_back();
+  }
+  if (level <= FUSE_LOG_ERR) {
+    LOG(ERROR) << "fuse: " << line;
+  } else if (level <= FUSE_LOG_WARNING) {
+    LOG(WARN) << "fuse: " << line;
+  } else if (level <= FUSE_LOG_INFO) {
+    LOG(INFO) << "fuse: " << line;
+  } else {
+    LOG(DEBUG) << "fuse: " << line;
+  }
+}
+
+}  // namespace
+
+void SendLibfuseMessagesToLog() { fuse_set_log_func(LogLibfuseMessage); }
 
 Result<std::unique_ptr<FuseSession>> FuseSession::Create(fuse_args* args, vfs::Vfs* vfs) {
   fuse_lowlevel_ops ops = MakeLowLevelOps();

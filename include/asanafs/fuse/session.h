@@ -40,6 +40,10 @@ Result<CommandLine> ParseCommandLine(fuse_args* args);
 // Returns libfuse's own version string, for --version.
 std::string FuseLibraryVersion();
 
+// Sends libfuse's own messages through util/log (syslog once daemonized)
+// instead of stderr.
+void SendLibfuseMessagesToLog();
+
 class FuseSession {
  public:
   // Creates a session for `vfs` from the remaining `args` (mount options such
