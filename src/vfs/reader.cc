@@ -232,9 +232,9 @@ void RemoteFile::Fetch(uint64_t first_chunk, uint64_t last_chunk) {
       write({}, /*flush=*/true);
     }
     if (write_error.has_value()) {
-      Error e = MakeError(ErrorCode::kIo, "writing the cache file: " + write_error->message);
-      e.sys_errno = write_error->sys_errno;  // e.g. ENOSPC reaches the reader as such
-      status = Unexpected(e);
+      // kIo with the errno of the failed write: e.g. ENOSPC reaches the reader as such.
+      write_error->message = "writing the cache file: " + write_error->message;
+      status = Unexpected(*write_error);
       break;
     }
     if (got.has_value() || out.written_end() >= end) {

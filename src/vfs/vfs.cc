@@ -687,10 +687,8 @@ Result<UniqueFd> Vfs::DownloadOnce(const std::string& gid, uint64_t size, bool* 
     }
   }
   if (write_error.has_value()) {
-    Error e =
-        MakeError(ErrorCode::kIo, "writing the cache file of " + gid + ": " + write_error->message);
-    e.sys_errno = write_error->sys_errno;
-    return e;
+    write_error->message = "writing the cache file of " + gid + ": " + write_error->message;
+    return *write_error;  // kIo with the errno of the failed write
   }
   if (!written.has_value()) {
     *url_expired = written.error().code == ErrorCode::kPermissionDenied;
